@@ -1,0 +1,137 @@
+"""The one dbt project shared by every domain: its manifest, and how its nodes become assets."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+)
+
+from wdc_orchestration.settings import DBT_PROJECT_DIR, get_settings
+
+log = logging.getLogger(__name__)
+
+DBT_TARGET = "local"
+# What a parse depends on; a change to any of these invalidates the prepared manifest.
+_PARSE_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
+
+
+def export_dbt_env() -> None:
+    """dbt runs as a subprocess that inherits the environment: give it the platform's settings
+    (one setting, two users: Python resources and dbt's profile read the same values)."""
+    settings = get_settings()
+    os.environ.update(settings.dbt_env())
+    if settings.ducklake_catalog.startswith("sqlite:"):
+        Path(settings.ducklake_catalog.removeprefix("sqlite:")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    from wdc_orchestration.duckdb_extensions import ensure_extensions
+
+    ensure_extensions(settings.duckdb_extension_dir)
+
+
+@cache
+def dbt_project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=DBT_TARGET)
+
+
+def _parse_fingerprint(project_dir: Path) -> str:
+    digest = hashlib.sha256()
+    # Sources' locations are rendered from these at parse time.
+    digest.update(json.dumps(get_settings().dbt_env(), sort_keys=True).encode())
+    for name in _PARSE_INPUTS:
+        root = project_dir / name
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            digest.update(path.relative_to(project_dir).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project once, when its files changed: a fresh clone loads with no manual step,
+    and a code location does not pay for a parse on every load. Several code locations load at
+    once under `dagster dev`, so the parse is serialised by a file lock."""
+    project = dbt_project()
+    manifest = project.manifest_path
+    stamp = manifest.parent / "manifest.fingerprint"
+    fingerprint = _parse_fingerprint(project.project_dir)
+    if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return manifest
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+            return manifest
+        export_dbt_env()
+        log.info("parsing the dbt project (%s changed)", project.project_dir)
+        DbtCliResource(
+            project_dir=os.fspath(project.project_dir),
+            profiles_dir=os.fspath(project.profiles_dir),
+            target=DBT_TARGET,
+        ).cli(["parse", "--quiet"], target_path=manifest.parent).wait()
+        stamp.write_text(fingerprint)
+    return manifest
+
+
+@cache
+def load_manifest() -> dict[str, Any]:
+    return json.loads(ensure_manifest().read_text())
+
+
+def domain_of(dbt_resource_props: Mapping[str, Any]) -> str:
+    """Models live in models/<domain>/...; sources are named <domain>_raw."""
+    if dbt_resource_props["resource_type"] == "source":
+        return dbt_resource_props["source_name"].removesuffix("_raw")
+    return dbt_resource_props["fqn"][1]
+
+
+class WdcDbtTranslator(DagsterDbtTranslator):
+    """Every dbt node becomes `<domain>/<model>`; sources become the raw assets that land them.
+    Groups and owners come from the dbt group of the domain."""
+
+    def __init__(self, groups: Mapping[str, Mapping[str, Any]]) -> None:
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
+        self._groups = groups
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        domain = domain_of(dbt_resource_props)
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([domain, "raw", dbt_resource_props["name"]])
+        return dg.AssetKey([domain, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return domain_of(dbt_resource_props)
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str] | None:
+        group = self._groups.get(dbt_resource_props.get("group") or domain_of(dbt_resource_props))
+        email = (group or {}).get("owner", {}).get("email")
+        return [email] if email else None
+
+    def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
+        tags = dict(super().get_tags(dbt_resource_props))
+        access = dbt_resource_props.get("access")
+        if access:
+            tags["wdc/access"] = access
+        if access == "public":
+            tags["wdc/data_product"] = ""
+        return tags
+
+
+@cache
+def translator() -> WdcDbtTranslator:
+    groups = {g["name"]: g for g in load_manifest().get("groups", {}).values()}
+    return WdcDbtTranslator(groups)

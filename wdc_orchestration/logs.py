@@ -1,0 +1,27 @@
+"""The platform's log file, beside whatever Dagster or the console shows."""
+
+from __future__ import annotations
+
+import logging
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+from wdc_orchestration.settings import get_settings
+
+LOGGER_NAMES = ("wdc_orchestration", "domains")
+_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+
+
+def configure_logging(level: int = logging.INFO, log_dir: Path | None = None) -> Path:
+    """Send the platform's and the domains' loggers to `<log_dir>/wdc.log` (idempotent)."""
+    log_dir = log_dir or get_settings().log_dir
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / "wdc.log"
+    for name in LOGGER_NAMES:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if not any(getattr(h, "baseFilename", None) == str(log_file) for h in logger.handlers):
+            handler = RotatingFileHandler(log_file, maxBytes=20_000_000, backupCount=5)
+            handler.setFormatter(logging.Formatter(_FORMAT))
+            logger.addHandler(handler)
+    return log_file

@@ -1,0 +1,84 @@
+"""The whole mesh in one process: every domain listed in workspace.yaml, merged, for headless runs
+(`wdc materialize`). The UI loads the same domains as separate code locations; both record their
+runs in the same Dagster instance, so the UI shows what the CLI did."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from wdc_orchestration.domain import DomainSpec, domain_assets
+from wdc_orchestration.partitions import daily_partitions
+from wdc_orchestration.resources.registry import build_resources
+from wdc_orchestration.settings import PROJECT_ROOT, get_settings
+
+log = logging.getLogger(__name__)
+
+MESH_JOB = "mesh_daily"
+WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
+
+
+def domain_modules(workspace: Path = WORKSPACE_FILE) -> dict[str, str]:
+    """location name -> module, in workspace order (the order domains are listed in)."""
+    entries = yaml.safe_load(workspace.read_text())["load_from"]
+    return {
+        entry["python_module"]["location_name"]: entry["python_module"]["module_name"]
+        for entry in entries
+    }
+
+
+def load_domain_specs(names: Sequence[str] | None = None) -> list[DomainSpec]:
+    modules = domain_modules()
+    unknown = sorted(set(names or ()) - set(modules))
+    if unknown:
+        raise ValueError(f"unknown domain(s) {unknown}; workspace.yaml lists {sorted(modules)}")
+    return [importlib.import_module(module).SPEC for module in modules.values()]
+
+
+def mesh_definitions(
+    domains: Sequence[str] | None = None,
+    scale_factor: float | None = None,
+    seed: int | None = None,
+) -> dg.Definitions:
+    """Every domain's assets; the `mesh_daily` job selects `domains` (all when None)."""
+    specs = load_domain_specs(domains)
+    selected = list(domains) if domains else [spec.name for spec in specs]
+    job = dg.define_asset_job(
+        name=MESH_JOB,
+        selection=dg.AssetSelection.groups(*selected),
+        partitions_def=daily_partitions,
+        description="One day of the whole mesh (or of the chosen domains), in dependency order.",
+    )
+    return dg.Definitions(
+        assets=[asset for spec in specs for asset in domain_assets(spec)],
+        jobs=[job],
+        resources=build_resources(scale_factor=scale_factor, seed=seed),
+    )
+
+
+INSTANCE_YAML = """\
+# Written by wdc: the instance the CLI and `wdc dev` share, so the UI shows the CLI's runs.
+telemetry:
+  enabled: false
+python_logs:
+  managed_python_loggers: [wdc_orchestration, domains]
+  python_log_level: INFO
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
+
+def dagster_home() -> Path:
+    """The instance folder (DAGSTER_HOME), created with the platform's dagster.yaml if new."""
+    home = get_settings().dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(INSTANCE_YAML)
+    return home

@@ -1,0 +1,134 @@
+"""The lake: where raw files land and products are exported. A local folder by default, S3 in
+production; assets only ever talk to `LakeStorage`, so they do not care which."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import dagster as dg
+from dagster_aws.s3 import S3Resource
+
+from wdc_orchestration.settings import Settings, is_remote
+
+log = logging.getLogger(__name__)
+
+
+class LakeStorage(dg.ConfigurableResource, ABC):
+    """Key-addressed object storage; keys are `/`-separated paths relative to the lake root."""
+
+    @abstractmethod
+    def url(self, key: str = "") -> str:
+        """The URL DuckDB/dbt read the key at (a local path, or s3://bucket/prefix/key)."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def list_keys(self, prefix: str) -> list[str]:
+        """Every key under `prefix`, sorted."""
+
+    @abstractmethod
+    def put_file(self, local_path: Path, key: str) -> None:
+        """Publish a finished local file at `key`; readers see the old object or the new one."""
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes: ...
+
+    def put_bytes(self, data: bytes, key: str, scratch_dir: Path) -> None:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+        tmp = scratch_dir / (Path(key).name + ".tmp")
+        tmp.write_bytes(data)
+        self.put_file(tmp, key)
+
+
+class LocalLakeStorage(LakeStorage):
+    """The embedded default: a folder on this machine."""
+
+    root: str
+
+    def _path(self, key: str) -> Path:
+        return Path(self.root) / key
+
+    def url(self, key: str = "") -> str:
+        return str(self._path(key)) if key else self.root.rstrip("/")
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def list_keys(self, prefix: str) -> list[str]:
+        base = self._path(prefix)
+        if not base.exists():
+            return []
+        root = Path(self.root)
+        return sorted(p.relative_to(root).as_posix() for p in base.rglob("*") if p.is_file())
+
+    def put_file(self, local_path: Path, key: str) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Copy beside the target, then rename: a rename within one folder is atomic on POSIX.
+        staging = target.with_name(f".{target.name}.incoming")
+        shutil.copyfile(local_path, staging)
+        os.replace(staging, target)
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+
+class S3LakeStorage(LakeStorage):
+    """Production: a bucket (and prefix) on S3 or any S3 API, through dagster-aws."""
+
+    bucket: str
+    prefix: str = ""
+    s3: dg.ResourceDependency[S3Resource]
+
+    def _key(self, key: str) -> str:
+        return "/".join(part for part in (self.prefix.strip("/"), key) if part)
+
+    def url(self, key: str = "") -> str:
+        return f"s3://{self.bucket}/{self._key(key)}".rstrip("/")
+
+    def exists(self, key: str) -> bool:
+        client = self.s3.get_client()
+        response = client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(key), MaxKeys=1)
+        return response.get("KeyCount", 0) > 0
+
+    def list_keys(self, prefix: str) -> list[str]:
+        client = self.s3.get_client()
+        strip = len(self._key("")) + 1 if self.prefix.strip("/") else 0
+        keys: list[str] = []
+        for page in client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix)
+        ):
+            keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
+        return sorted(keys)
+
+    def put_file(self, local_path: Path, key: str) -> None:
+        # An S3 PUT is atomic per object: readers never see a partial upload.
+        self.s3.get_client().upload_file(str(local_path), self.bucket, self._key(key))
+
+    def read_bytes(self, key: str) -> bytes:
+        obj = self.s3.get_client().get_object(Bucket=self.bucket, Key=self._key(key))
+        return obj["Body"].read()
+
+
+def lake_storage_from_settings(settings: Settings) -> LakeStorage:
+    """`WDC_LAKE_URL` decides: a path means a local folder, `s3://bucket/prefix` means S3."""
+    if not is_remote(settings.lake_url):
+        return LocalLakeStorage(root=settings.lake_url)
+    if not settings.lake_url.startswith("s3://"):
+        raise ValueError(
+            f"WDC_LAKE_URL={settings.lake_url!r}: only local paths and s3:// are supported"
+        )
+    bucket, _, prefix = settings.lake_url.removeprefix("s3://").partition("/")
+    return S3LakeStorage(
+        bucket=bucket,
+        prefix=prefix,
+        s3=S3Resource(
+            endpoint_url=dg.EnvVar("WDC_S3_ENDPOINT_URL").get_value() or None,
+            region_name=dg.EnvVar("AWS_REGION").get_value() or None,
+        ),
+    )
