@@ -83,7 +83,7 @@ class S3LakeStorage(LakeStorage):
 
     bucket: str
     prefix: str = ""
-    s3: dg.ResourceDependency[S3Resource]
+    s3: S3Resource
 
     def _key(self, key: str) -> str:
         return "/".join(part for part in (self.prefix.strip("/"), key) if part)
