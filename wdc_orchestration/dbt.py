@@ -117,7 +117,10 @@ class WdcDbtTranslator(DagsterDbtTranslator):
         return domain_of(dbt_resource_props)
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str] | None:
-        group = self._groups.get(dbt_resource_props.get("group") or domain_of(dbt_resource_props))
+        # dagster-dbt passes a model's resolved group; a source has none: use its domain's group.
+        group = dbt_resource_props.get("group")
+        if not isinstance(group, Mapping):
+            group = self._groups.get(group or domain_of(dbt_resource_props))
         email = (group or {}).get("owner", {}).get("email")
         return [email] if email else None
 

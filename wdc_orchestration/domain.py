@@ -1,7 +1,6 @@
 """The domain factory: a domain declares what it is and what its source system exports; the
 platform builds its raw assets, its dbt assets, its jobs and schedule, as one code location."""
 
-from __future__ import annotations
 
 import datetime as dt
 import json

@@ -1,7 +1,6 @@
 """Raw (bronze) assets: each domain's source-system simulator lands one immutable file per entity
 and day under raw/<domain>/<entity>/date=YYYY-MM-DD/ on the lake."""
 
-from __future__ import annotations
 
 import datetime as dt
 import json

@@ -1,0 +1,1 @@
+"""The simulated company shared by the source-system simulators, so keys agree across them."""

@@ -1,0 +1,17 @@
+"""The customers domain's code location: its spec, handed to the platform's factory."""
+
+from domains.customers.simulator import ENTITIES
+from wdc_orchestration.domain import DomainSpec, build_domain_definitions
+
+SPEC = DomainSpec(
+    name="customers",
+    team="CRM",
+    owner="crm@wdc.example",
+    description=(
+        "Customers and their personal data, owned by the CRM team. Publishes "
+        "dim_customers without personal data (LGPD)."
+    ),
+    raw_entities=ENTITIES,
+)
+
+defs = build_domain_definitions(SPEC)

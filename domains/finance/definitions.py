@@ -1,0 +1,14 @@
+"""The finance domain's code location: its spec, handed to the platform's factory."""
+
+from domains.finance.simulator import ENTITIES
+from wdc_orchestration.domain import DomainSpec, build_domain_definitions
+
+SPEC = DomainSpec(
+    name="finance",
+    team="Finanças",
+    owner="financas@wdc.example",
+    description="Payments (PIX, boleto, cartão) and refunds, reconciled against sales' orders.",
+    raw_entities=ENTITIES,
+)
+
+defs = build_domain_definitions(SPEC)

@@ -1,0 +1,16 @@
+"""The logistics domain's code location: its spec, handed to the platform's factory."""
+
+from domains.logistics.simulator import ENTITIES
+from wdc_orchestration.domain import DomainSpec, build_domain_definitions
+
+SPEC = DomainSpec(
+    name="logistics",
+    team="Logística",
+    owner="logistica@wdc.example",
+    description=(
+        "Shipments and tracking events (JSON lines) measured against carriers' SLAs per UF."
+    ),
+    raw_entities=ENTITIES,
+)
+
+defs = build_domain_definitions(SPEC)
