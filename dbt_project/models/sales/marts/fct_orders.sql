@@ -1,0 +1,69 @@
+-- Data product: one row per order. Incremental by day: the run window (vars min_date/max_date)
+-- selects the raw partitions to read, and delete+insert on order_date replaces those days in the
+-- table, so rerunning a day never duplicates it.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='order_date',
+        partitioned_by=['order_date'],
+        on_schema_change='append_new_columns'
+    )
+}}
+
+with orders as (
+
+    select * from {{ ref('stg_sales__orders') }}
+    where {{ in_run_window('partition_date') }}
+
+),
+
+item_totals as (
+
+    select * from {{ ref('int_sales__order_item_totals') }}
+
+),
+
+-- customers' data product; only the state is needed here
+customers as (
+
+    select customer_id, uf as customer_uf from {{ ref('dim_customers') }}
+
+),
+
+joined as (
+
+    select
+        orders.*,
+        coalesce(item_totals.item_count, 0)            as item_count,
+        coalesce(item_totals.unit_count, 0)            as unit_count,
+        customers.customer_uf
+    from orders
+    left join item_totals
+        on orders.order_id = item_totals.order_id
+    left join customers
+        on orders.customer_id = customers.customer_id
+
+),
+
+final as (
+
+    select
+        order_id,
+        customer_id,
+        partition_date                                 as order_date,
+        order_ts,
+        channel,
+        status,
+        items_amount,
+        discount_amount,
+        freight_amount,
+        total_amount,
+        item_count,
+        unit_count,
+        customer_uf
+    from joined
+
+)
+
+select * from final

@@ -1,0 +1,85 @@
+"""Shared fixtures: a temporary lake, catalog and Dagster instance for the whole session, and the
+mesh materialised into it for real at a tiny scale factor."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from wdc_orchestration.settings import get_settings
+
+TEST_SCALE_FACTOR = 0.01
+DAY_1 = "2026-11-01"
+DAY_2 = "2026-11-02"
+
+# Everything a run writes goes to the session's temporary folder; the extension directory stays
+# project-local (it is a cache of the PyPI wheels, not state).
+_ISOLATED = (
+    "WDC_LAKE_URL",
+    "WDC_DUCKLAKE_CATALOG",
+    "WDC_DUCKLAKE_DATA_PATH",
+    "DAGSTER_HOME",
+    "WDC_LOG_DIR",
+)
+
+
+@dataclass(frozen=True)
+class TestLake:
+    root: Path
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """Plain DuckDB with the lakehouse attached read-only, as a consumer sees it."""
+        settings = get_settings()
+        con = duckdb.connect(
+            config={
+                "extension_directory": str(settings.duckdb_extension_dir),
+                "autoinstall_known_extensions": False,
+            }
+        )
+        con.execute(
+            f"ATTACH 'ducklake:{settings.ducklake_catalog}' AS lakehouse "
+            f"(DATA_PATH '{settings.ducklake_data_path}', READ_ONLY)"
+        )
+        return con
+
+    def scalar(self, sql: str) -> object:
+        with self.connect() as con:
+            return con.execute(sql).fetchone()[0]
+
+
+@pytest.fixture(scope="session")
+def test_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestLake]:
+    root = tmp_path_factory.mktemp("wdc")
+    saved = {name: os.environ.get(name) for name in (*_ISOLATED, "WDC_SEED", "WDC_SCALE_FACTOR")}
+    os.environ.update(
+        {
+            "WDC_LAKE_URL": str(root / "lake"),
+            "WDC_DUCKLAKE_CATALOG": f"sqlite:{root / 'catalog' / 'wdc.sqlite'}",
+            "WDC_DUCKLAKE_DATA_PATH": str(root / "lake" / "lakehouse") + "/",
+            "DAGSTER_HOME": str(root / "dagster_home"),
+            "WDC_LOG_DIR": str(root / "logs"),
+            "WDC_SEED": "42",
+            "WDC_SCALE_FACTOR": str(TEST_SCALE_FACTOR),
+        }
+    )
+    yield TestLake(root)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def two_days(test_lake: TestLake) -> TestLake:
+    """The whole mesh materialised for two consecutive days through `wdc materialize`."""
+    from wdc_orchestration.cli import main
+
+    exit_code = main(["materialize", "--start", DAY_1, "--end", DAY_2, "--log-level", "WARNING"])
+    assert exit_code == 0, "wdc materialize failed: see the log above"
+    return test_lake
