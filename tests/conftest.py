@@ -29,7 +29,7 @@ _ISOLATED = (
 
 
 @dataclass(frozen=True)
-class TestLake:
+class MeshLake:
     root: Path
 
     def connect(self) -> duckdb.DuckDBPyConnection:
@@ -53,7 +53,7 @@ class TestLake:
 
 
 @pytest.fixture(scope="session")
-def test_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestLake]:
+def test_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshLake]:
     root = tmp_path_factory.mktemp("wdc")
     saved = {name: os.environ.get(name) for name in (*_ISOLATED, "WDC_SEED", "WDC_SCALE_FACTOR")}
     os.environ.update(
@@ -67,7 +67,7 @@ def test_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestLake]:
             "WDC_SCALE_FACTOR": str(TEST_SCALE_FACTOR),
         }
     )
-    yield TestLake(root)
+    yield MeshLake(root)
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)
@@ -76,7 +76,7 @@ def test_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestLake]:
 
 
 @pytest.fixture(scope="session")
-def two_days(test_lake: TestLake) -> TestLake:
+def two_days(test_lake: MeshLake) -> MeshLake:
     """The whole mesh materialised for two consecutive days through `wdc materialize`."""
     from wdc_orchestration.cli import main
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import TestLake
+from tests.conftest import MeshLake
 from wdc_orchestration.settings import DBT_PROJECT_DIR, get_settings
 
 
@@ -26,7 +26,7 @@ def test_every_public_model_enforces_its_contract() -> None:
 
 
 def test_a_public_model_drifting_from_its_contract_fails_the_build(
-    two_days: TestLake, tmp_path: Path
+    two_days: MeshLake, tmp_path: Path
 ) -> None:
     project = tmp_path / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))

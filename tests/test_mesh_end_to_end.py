@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DAY_1, DAY_2, TestLake
+from tests.conftest import DAY_1, DAY_2, MeshLake
 from wdc_orchestration.generation.request import GenerationRequest
 from wdc_orchestration.generation.writer import EXTENSIONS, write_chunks
 from wdc_orchestration.mesh import load_domain_specs
@@ -22,7 +22,7 @@ PRODUCTS = {
 }
 
 
-def _raw_rows(lake: TestLake, domain: str, entity: str, day: str) -> int:
+def _raw_rows(lake: MeshLake, domain: str, entity: str, day: str) -> int:
     manifest = lake.root / "lake" / "raw" / domain / entity / f"date={day}" / "_manifest.json"
     return json.loads(manifest.read_text())["rows"]
 
@@ -31,12 +31,12 @@ def _raw_rows(lake: TestLake, domain: str, entity: str, day: str) -> int:
     ("domain", "product"), [(d, p) for d, products in PRODUCTS.items() for p in products]
 )
 def test_every_product_is_published_with_rows(
-    two_days: TestLake, domain: str, product: str
+    two_days: MeshLake, domain: str, product: str
 ) -> None:
     assert two_days.scalar(f"select count(*) from lakehouse.{domain}.{product}") > 0
 
 
-def test_products_are_ducklake_tables_with_parquet_files(two_days: TestLake) -> None:
+def test_products_are_ducklake_tables_with_parquet_files(two_days: MeshLake) -> None:
     with two_days.connect() as con:
         files = con.execute(
             "select data_file from "
@@ -56,7 +56,7 @@ def test_products_are_ducklake_tables_with_parquet_files(two_days: TestLake) -> 
         ("logistics.fct_shipments", "order_id", "sales.fct_orders"),
     ],
 )
-def test_cross_domain_keys_resolve(two_days: TestLake, child: str, key: str, parent: str) -> None:
+def test_cross_domain_keys_resolve(two_days: MeshLake, child: str, key: str, parent: str) -> None:
     orphans = two_days.scalar(
         f"select count(*) from lakehouse.{child} c "
         f"anti join lakehouse.{parent} p on c.{key} = p.{key}"
@@ -64,7 +64,7 @@ def test_cross_domain_keys_resolve(two_days: TestLake, child: str, key: str, par
     assert orphans == 0, f"{orphans} {child}.{key} values have no row in {parent}"
 
 
-def test_day_two_adds_its_rows_without_duplicating_day_one(two_days: TestLake) -> None:
+def test_day_two_adds_its_rows_without_duplicating_day_one(two_days: MeshLake) -> None:
     with two_days.connect() as con:
         per_day = dict(
             con.execute(
@@ -78,7 +78,7 @@ def test_day_two_adds_its_rows_without_duplicating_day_one(two_days: TestLake) -
     assert distinct_orders == sum(expected.values())
 
 
-def test_rerunning_a_day_replaces_it_instead_of_appending(two_days: TestLake) -> None:
+def test_rerunning_a_day_replaces_it_instead_of_appending(two_days: MeshLake) -> None:
     from wdc_orchestration.cli import main
 
     def counts() -> tuple[int, ...]:
@@ -95,7 +95,7 @@ def test_rerunning_a_day_replaces_it_instead_of_appending(two_days: TestLake) ->
     assert manifest.read_text() == landed_before, "a landed raw day must be left as it is"
 
 
-def test_regenerating_a_day_yields_identical_raw_files(two_days: TestLake) -> None:
+def test_regenerating_a_day_yields_identical_raw_files(two_days: MeshLake) -> None:
     import datetime as dt
 
     from tests.conftest import TEST_SCALE_FACTOR
@@ -114,7 +114,7 @@ def test_regenerating_a_day_yields_identical_raw_files(two_days: TestLake) -> No
 
 
 def test_landing_a_day_again_with_other_parameters_is_refused(
-    two_days: TestLake, caplog: pytest.LogCaptureFixture
+    two_days: MeshLake, caplog: pytest.LogCaptureFixture
 ) -> None:
     from wdc_orchestration.cli import main
 

@@ -1,20 +1,22 @@
 """The domain factory: a domain declares what it is and what its source system exports; the
 platform builds its raw assets, its dbt assets, its jobs and schedule, as one code location."""
 
-
 import datetime as dt
 import json
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from wdc_orchestration.dbt import dbt_project, ensure_manifest, translator
+from wdc_orchestration.dbt import dbt_project, ensure_manifest, load_manifest, translator
 from wdc_orchestration.generation.request import RawEntity
+from wdc_orchestration.lakehouse_metadata import with_lakehouse_metadata
 from wdc_orchestration.logs import configure_logging
 from wdc_orchestration.partitions import MESH_TIMEZONE, daily_partitions
 from wdc_orchestration.raw import build_raw_asset
+from wdc_orchestration.resources.lakehouse import DuckLakeResource
 from wdc_orchestration.resources.registry import build_resources
 
 # DuckLake on a SQLite catalog takes one writer at a time: dbt steps of every domain queue here.
@@ -39,6 +41,8 @@ def dbt_vars_for_window(window: dg.TimeWindow) -> dict[str, str]:
 
 
 def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
+    nodes = load_manifest()["nodes"]
+
     @dbt_assets(
         manifest=ensure_manifest(),
         project=dbt_project(),
@@ -50,15 +54,14 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=LAKEHOUSE_POOL,
     )
-    def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse: DuckLakeResource):
         dbt_vars = dbt_vars_for_window(context.partition_time_window)
         context.log.info(f"dbt build of {spec.name} for {dbt_vars}")
-        yield from (
-            dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
-            .stream()
-            .fetch_row_counts()
-            .fetch_column_metadata()
-        )
+        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+        yield from with_lakehouse_metadata(invocation.stream(), lakehouse, nodes)
+        # Each invocation gets its own target folder; Dagster keeps what it reported, so a
+        # successful one is removed instead of piling up (a failed one stays for debugging).
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
 
     return _dbt
 

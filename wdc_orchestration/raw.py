@@ -1,11 +1,12 @@
 """Raw (bronze) assets: each domain's source-system simulator lands one immutable file per entity
 and day under raw/<domain>/<entity>/date=YYYY-MM-DD/ on the lake."""
 
-
 import datetime as dt
 import json
+import logging
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +20,8 @@ from wdc_orchestration.resources.simulation import SimulationResource
 
 MANIFEST_NAME = "_manifest.json"
 KINDS = {"parquet": "parquet", "csv": "csv", "jsonl": "json"}
+
+log = logging.getLogger(__name__)
 
 
 class RawLandingConfig(dg.Config):
@@ -43,15 +46,100 @@ class RawDayAlreadyLandedError(Exception):
     """A day landed before with different parameters: raw data is never replaced silently."""
 
 
-def build_raw_asset(domain: str, owner: str, entity: RawEntity) -> dg.AssetsDefinition:
-    file_name = f"{entity.name}.{EXTENSIONS[entity.file_format]}"
+@dataclass(frozen=True)
+class Landing:
+    """What landing one day of one entity did."""
 
+    day: dt.date
+    key: str
+    rows: int
+    bytes: int
+    sha256: str
+    schema: dict[str, str]
+    outcome: str  # "landed" | "overwritten" | "already landed"
+    seconds: float
+
+
+def land_day(
+    lake: LakeStorage,
+    domain: str,
+    entity: RawEntity,
+    request: GenerationRequest,
+    overwrite: bool = False,
+    log: logging.Logger | dg.DagsterLogManager = log,
+) -> Landing:
+    """Simulate one day of `entity` and publish it on the lake, immutably: a day that landed is
+    left as is (same parameters), refused (other parameters), or replaced only when `overwrite`."""
+    file_name = f"{entity.name}.{EXTENSIONS[entity.file_format]}"
+    prefix = partition_prefix(domain, entity.name, request.date)
+    key, manifest_key = f"{prefix}/{file_name}", f"{prefix}/{MANIFEST_NAME}"
+    params = {"seed": request.seed, "scale_factor": request.scale_factor}
+    outcome = "landed"
+    if lake.exists(manifest_key):
+        landed = json.loads(lake.read_bytes(manifest_key))
+        if not overwrite:
+            if landed["params"] != params:
+                raise RawDayAlreadyLandedError(
+                    f"{prefix} landed before with {landed['params']}, this run asks {params}. "
+                    "Raw data is immutable: rerun with config overwrite=true to replace it."
+                )
+            log.info(f"{prefix} already landed ({landed['rows']} rows): left as is")
+            (digest,) = landed["files"].values()
+            return Landing(
+                request.date,
+                key,
+                landed["rows"],
+                0,
+                digest,
+                landed.get("schema", {}),
+                "already landed",
+                0.0,
+            )
+        log.warning(f"{prefix}: overwriting the landed day as asked (was {landed['params']})")
+        outcome = "overwritten"
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="wdc-raw-") as scratch:
+        written = write_chunks(
+            entity.generate(request), entity.file_format, Path(scratch) / file_name
+        )
+        lake.put_file(written.path, key)
+        manifest = {
+            "rows": written.rows,
+            "files": {file_name: written.sha256},
+            "schema": written.schema,
+            "params": params,
+            "defects": sorted(request.defects),
+            "landed_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        # The manifest goes last: its presence means the day landed completely.
+        lake.put_bytes(json.dumps(manifest, indent=2).encode(), manifest_key, Path(scratch))
+    seconds = time.perf_counter() - started
+    log.info(
+        f"{outcome} {written.rows} rows in {key} ({written.bytes / 1e6:.1f} MB, "
+        f"{written.rows / max(seconds, 1e-9):,.0f} rows/s)"
+    )
+    return Landing(
+        request.date,
+        key,
+        written.rows,
+        written.bytes,
+        written.sha256,
+        written.schema,
+        outcome,
+        seconds,
+    )
+
+
+def build_raw_asset(domain: str, owner: str, entity: RawEntity) -> dg.AssetsDefinition:
     @dg.asset(
         key=raw_asset_key(domain, entity.name),
         group_name=domain,
         owners=[owner],
         description=entity.description,
         partitions_def=daily_partitions,
+        # A backfill of N days is one run that lands the days in order, like the dbt assets.
+        backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"python", KINDS[entity.file_format]},
         tags={"wdc/layer": "raw"},
         metadata={"wdc/file_format": entity.file_format},
@@ -62,67 +150,40 @@ def build_raw_asset(domain: str, owner: str, entity: RawEntity) -> dg.AssetsDefi
         lake: LakeStorage,
         simulation: SimulationResource,
     ) -> dg.MaterializeResult:
-        day = dt.date.fromisoformat(context.partition_key)
-        prefix = partition_prefix(domain, entity.name, day)
-        request = GenerationRequest(
-            date=day,
-            scale_factor=simulation.scale_factor,
-            seed=simulation.seed,
-            chunk_rows=simulation.chunk_rows,
-            defects=frozenset(config.defects),
-        )
-        params = {"seed": request.seed, "scale_factor": request.scale_factor}
-        manifest_key = f"{prefix}/{MANIFEST_NAME}"
-        if lake.exists(manifest_key):
-            landed = json.loads(lake.read_bytes(manifest_key))
-            if not config.overwrite:
-                if landed["params"] != params:
-                    raise RawDayAlreadyLandedError(
-                        f"{prefix} landed before with {landed['params']}, this run asks {params}. "
-                        "Raw data is immutable: rerun with config overwrite=true to replace it."
-                    )
-                context.log.info(f"{prefix} already landed ({landed['rows']} rows): nothing to do")
-                return dg.MaterializeResult(
-                    metadata={
-                        "dagster/row_count": landed["rows"],
-                        "dagster/uri": lake.url(f"{prefix}/{file_name}"),
-                        "landing": "already landed, left as is",
-                    }
-                )
-            context.log.warning(f"{prefix}: overwriting the landed day as asked (was {landed})")
-
-        started = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="wdc-raw-") as scratch:
-            written = write_chunks(
-                entity.generate(request), entity.file_format, Path(scratch) / file_name
-            )
-            lake.put_file(written.path, f"{prefix}/{file_name}")
-            manifest = {
-                "rows": written.rows,
-                "files": {file_name: written.sha256},
-                "params": params,
-                "defects": sorted(request.defects),
-                "landed_at": dt.datetime.now(dt.UTC).isoformat(),
-            }
-            # The manifest goes last: its presence means the day landed completely.
-            lake.put_bytes(json.dumps(manifest, indent=2).encode(), manifest_key, Path(scratch))
-        seconds = time.perf_counter() - started
-        context.log.info(
-            f"landed {written.rows} rows in {prefix}/{file_name} ({written.bytes / 1e6:.1f} MB, "
-            f"{written.rows / max(seconds, 1e-9):,.0f} rows/s)"
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": written.rows,
-                "dagster/uri": lake.url(f"{prefix}/{file_name}"),
-                "dagster/column_schema": dg.TableSchema(
-                    columns=[dg.TableColumn(n, t) for n, t in written.schema.items()]
+        landings = [
+            land_day(
+                lake,
+                domain,
+                entity,
+                GenerationRequest(
+                    date=dt.date.fromisoformat(partition_key),
+                    scale_factor=simulation.scale_factor,
+                    seed=simulation.seed,
+                    chunk_rows=simulation.chunk_rows,
+                    defects=frozenset(config.defects),
                 ),
-                "bytes": written.bytes,
-                "sha256": written.sha256,
-                "rows_per_second": round(written.rows / max(seconds, 1e-9)),
-                "landing": "overwritten" if config.overwrite else "landed",
-            }
-        )
+                overwrite=config.overwrite,
+                log=context.log,
+            )
+            for partition_key in context.partition_keys
+        ]
+        last = landings[-1]
+        landed = [x for x in landings if x.outcome != "already landed"]
+        seconds = sum(x.seconds for x in landed)
+        metadata: dict[str, object] = {
+            "dagster/row_count": sum(x.rows for x in landings),
+            "dagster/uri": lake.url(last.key),
+            "days": len(landings),
+            "landing": ", ".join(sorted({x.outcome for x in landings})),
+            "sha256": last.sha256,
+        }
+        if last.schema:
+            metadata["dagster/column_schema"] = dg.TableSchema(
+                columns=[dg.TableColumn(name, dtype) for name, dtype in last.schema.items()]
+            )
+        if landed:
+            metadata["bytes"] = sum(x.bytes for x in landed)
+            metadata["rows_per_second"] = round(sum(x.rows for x in landed) / max(seconds, 1e-9))
+        return dg.MaterializeResult(metadata=metadata)
 
     return _raw
