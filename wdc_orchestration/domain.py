@@ -4,7 +4,7 @@ platform builds its raw assets, its dbt assets, its jobs and schedule, as one co
 import datetime as dt
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
@@ -71,8 +71,26 @@ def domain_assets(spec: DomainSpec) -> list[dg.AssetsDefinition]:
     return [*raw, build_dbt_assets(spec)]
 
 
+# Platform capabilities that add definitions to every domain (checks, publishing, sensors...).
+# Each takes the domain's spec and returns Definitions without resources (the core provides them).
+DomainPlugin = Callable[[DomainSpec], dg.Definitions]
+
+
+def domain_plugins() -> list[DomainPlugin]:
+    """The capabilities every domain gets, in the order they are merged."""
+    return []
+
+
+def domain_definitions(spec: DomainSpec) -> dg.Definitions:
+    """Everything the platform builds for a domain, without resources, jobs or schedules: the
+    code location and the whole-mesh CLI both start from this."""
+    return dg.Definitions.merge(
+        dg.Definitions(assets=domain_assets(spec)), *(plugin(spec) for plugin in domain_plugins())
+    )
+
+
 def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
-    """One code location: the domain's assets, a daily job and its nightly schedule."""
+    """One code location: the domain's definitions, a daily job and its nightly schedule."""
     configure_logging()
     daily_job = dg.define_asset_job(
         name=f"{spec.name}_daily",
@@ -88,9 +106,7 @@ def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
         description=f"02:00 {MESH_TIMEZONE}: materialise yesterday's partition of {spec.name}.",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
-    return dg.Definitions(
-        assets=domain_assets(spec),
-        jobs=[daily_job],
-        schedules=[nightly],
-        resources=build_resources(),
+    return dg.Definitions.merge(
+        domain_definitions(spec),
+        dg.Definitions(jobs=[daily_job], schedules=[nightly], resources=build_resources()),
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from wdc_orchestration.domain import DomainSpec, domain_assets
+from wdc_orchestration.domain import DomainSpec, domain_definitions
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.resources.registry import build_resources
 from wdc_orchestration.settings import PROJECT_ROOT, get_settings
@@ -54,10 +54,9 @@ def mesh_definitions(
         partitions_def=daily_partitions,
         description="One day of the whole mesh (or of the chosen domains), in dependency order.",
     )
-    return dg.Definitions(
-        assets=[asset for spec in specs for asset in domain_assets(spec)],
-        jobs=[job],
-        resources=build_resources(scale_factor=scale_factor, seed=seed),
+    return dg.Definitions.merge(
+        *(domain_definitions(spec) for spec in specs),
+        dg.Definitions(jobs=[job], resources=build_resources(scale_factor=scale_factor, seed=seed)),
     )
 
 
