@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import Any
 
 from wdc_orchestration.settings import get_settings
 
@@ -25,3 +26,29 @@ def configure_logging(level: int = logging.INFO, log_dir: Path | None = None) ->
             handler.setFormatter(logging.Formatter(_FORMAT))
             logger.addHandler(handler)
     return log_file
+
+
+class TeeLog:
+    """Logs to Dagster's `context.log` (the UI's event log) and to a module logger (the platform's
+    log file) at once, so an asset's story is in both places without `managed_python_loggers`
+    duplicating every line."""
+
+    def __init__(self, context_log: Any, logger: logging.Logger) -> None:
+        self._context_log = context_log
+        self._logger = logger
+
+    def _both(self, level: int, message: str) -> None:
+        self._context_log.log(level, message)
+        self._logger.log(level, message)
+
+    def debug(self, message: str) -> None:
+        self._both(logging.DEBUG, message)
+
+    def info(self, message: str) -> None:
+        self._both(logging.INFO, message)
+
+    def warning(self, message: str) -> None:
+        self._both(logging.WARNING, message)
+
+    def error(self, message: str) -> None:
+        self._both(logging.ERROR, message)

@@ -64,9 +64,6 @@ INSTANCE_YAML = """\
 # Written by wdc: the instance the CLI and `wdc dev` share, so the UI shows the CLI's runs.
 telemetry:
   enabled: false
-python_logs:
-  managed_python_loggers: [wdc_orchestration, domains]
-  python_log_level: INFO
 concurrency:
   pools:
     default_limit: 1

@@ -13,7 +13,8 @@ import dagster as dg
 from pydantic import Field
 
 from wdc_orchestration.generation.request import GenerationRequest, RawEntity
-from wdc_orchestration.generation.writer import EXTENSIONS, write_chunks
+from wdc_orchestration.generation.writer import EXTENSIONS, refreshed, write_chunks
+from wdc_orchestration.logs import TeeLog
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.simulation import SimulationResource
@@ -66,7 +67,7 @@ def land_day(
     entity: RawEntity,
     request: GenerationRequest,
     overwrite: bool = False,
-    log: logging.Logger | dg.DagsterLogManager = log,
+    log: logging.Logger | TeeLog = log,
 ) -> Landing:
     """Simulate one day of `entity` and publish it on the lake, immutably: a day that landed is
     left as is (same parameters), refused (other parameters), or replaced only when `overwrite`."""
@@ -103,6 +104,11 @@ def land_day(
         written = write_chunks(
             entity.generate(request), entity.file_format, Path(scratch) / file_name
         )
+        # A generator may damage its finished file on purpose (planted file-level defects, see
+        # domains/_shared/defects.py); the manifest then describes the file that really lands.
+        finish_file = getattr(entity.generate, "finish_file", None)
+        if finish_file is not None and finish_file(request, written.path):
+            written = refreshed(written)
         lake.put_file(written.path, key)
         manifest = {
             "rows": written.rows,
@@ -163,7 +169,7 @@ def build_raw_asset(domain: str, owner: str, entity: RawEntity) -> dg.AssetsDefi
                     defects=frozenset(config.defects),
                 ),
                 overwrite=config.overwrite,
-                log=context.log,
+                log=TeeLog(context.log, log),
             )
             for partition_key in context.partition_keys
         ]
