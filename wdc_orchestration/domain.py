@@ -1,8 +1,6 @@
 """The domain factory: a domain declares what it is and what its source system exports; the
 platform builds its raw assets, its dbt assets, its jobs and schedule, as one code location."""
 
-import datetime as dt
-import json
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from wdc_orchestration.partitions import MESH_TIMEZONE, daily_partitions
 from wdc_orchestration.raw import build_raw_asset
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
 from wdc_orchestration.resources.registry import build_resources
+from wdc_orchestration.run_window import RunWindow, run_window_environment
 
 # DuckLake on a SQLite catalog takes one writer at a time: dbt steps of every domain queue here.
 LAKEHOUSE_POOL = "ducklake"
@@ -32,12 +31,6 @@ class DomainSpec:
     owner: str  # e-mail of the owning team; shown as the owner of every asset of the domain
     description: str
     raw_entities: Sequence[RawEntity]
-
-
-def dbt_vars_for_window(window: dg.TimeWindow) -> dict[str, str]:
-    """A partition window [start, end) as the inclusive dates the incremental models filter on."""
-    last_day = (window.end - dt.timedelta(days=1)).date()
-    return {"min_date": window.start.date().isoformat(), "max_date": last_day.isoformat()}
 
 
 def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
@@ -55,9 +48,14 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
         pool=LAKEHOUSE_POOL,
     )
     def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse: DuckLakeResource):
-        dbt_vars = dbt_vars_for_window(context.partition_time_window)
-        context.log.info(f"dbt build of {spec.name} for {dbt_vars}")
-        invocation = dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context)
+        window = RunWindow.from_time_window(
+            context.partition_time_window.start, context.partition_time_window.end
+        )
+        context.log.info(f"dbt build of {spec.name} for {window}")
+        # The window reaches dbt through the environment, not --vars: --vars would invalidate
+        # dbt's partial parsing and cost a full re-parse per invocation (run_window.py).
+        with run_window_environment(window):
+            invocation = dbt.cli(["build"], context=context)
         yield from with_lakehouse_metadata(invocation.stream(), lakehouse, nodes)
         # Each invocation gets its own target folder; Dagster keeps what it reported, so a
         # successful one is removed instead of piling up (a failed one stays for debugging).

@@ -3,7 +3,7 @@
 with products as (
 
     select * from {{ ref('stg_catalog__products') }}
-    where partition_date <= date '{{ var("max_date") }}'
+    where partition_date <= {{ run_window_end() }}
 
 ),
 

@@ -4,7 +4,7 @@
 with customers as (
 
     select * from {{ ref('stg_customers__customers') }}
-    where partition_date <= date '{{ var("max_date") }}'
+    where partition_date <= {{ run_window_end() }}
 
 ),
 
