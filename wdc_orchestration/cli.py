@@ -116,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     ui = commands.add_parser("dev", help="open the Dagster UI on the workspace")
     ui.add_argument("dagster_args", nargs=argparse.REMAINDER, help="passed to dagster dev")
     ui.set_defaults(handler=dev)
+
+    from wdc_orchestration.governance.cli import register as register_governance
+
+    register_governance(commands)  # `wdc policy check|iam|purge`, `wdc catalog`
     return parser
 
 

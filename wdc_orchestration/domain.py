@@ -76,7 +76,10 @@ DomainPlugin = Callable[[DomainSpec], dg.Definitions]
 
 def domain_plugins() -> list[DomainPlugin]:
     """The capabilities every domain gets, in the order they are merged."""
-    return []
+    # Imported here: the plugins build on this module (DomainSpec, the pool).
+    from wdc_orchestration.governance import governance_definitions
+
+    return [governance_definitions]
 
 
 def domain_definitions(spec: DomainSpec) -> dg.Definitions:

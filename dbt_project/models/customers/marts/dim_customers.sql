@@ -1,5 +1,6 @@
 -- Data product: one row per customer from the latest snapshot. LGPD: name, CPF, e-mail, phone and
--- birth date never leave the private staging model; the age is published as a band only.
+-- birth date never leave the private staging model; the age is published as a band only, and the
+-- CRM id only as a pseudonym (HMAC-SHA256, the same in every domain so products still join).
 with customers as (
 
     select * from {{ ref('int_customers__latest_snapshot') }}
@@ -9,7 +10,7 @@ with customers as (
 final as (
 
     select
-        customer_id,
+        {{ pseudonymise('customer_id') }}              as customer_id,
         signup_date,
         segment,
         city,

@@ -24,7 +24,8 @@ item_totals as (
 
 ),
 
--- customers' data product; only the state is needed here
+-- customers' data product; only the state is needed here. Its customer_id is pseudonymised
+-- (LGPD), so the order's CRM id is pseudonymised the same way before the join and in the output.
 customers as (
 
     select customer_id, uf as customer_uf from {{ ref('dim_customers') }}
@@ -42,7 +43,7 @@ joined as (
     left join item_totals
         on orders.order_id = item_totals.order_id
     left join customers
-        on orders.customer_id = customers.customer_id
+        on {{ pseudonymise('orders.customer_id') }} = customers.customer_id
 
 ),
 
@@ -50,7 +51,7 @@ final as (
 
     select
         order_id,
-        customer_id,
+        {{ pseudonymise('customer_id') }}              as customer_id,
         partition_date                                 as order_date,
         order_ts,
         channel,

@@ -1,0 +1,141 @@
+"""The policy engine: every policy as a function over the descriptors, the dbt manifest and (when
+there is some) the data. `evaluate()` runs them all; Dagster's asset checks and `wdc policy check`
+both call it, so CI and the orchestrator enforce the same rules."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from wdc_orchestration.governance.descriptor import (
+    DOMAINS_DIR,
+    Privacy,
+    ProductDescriptor,
+    load_descriptors,
+)
+from wdc_orchestration.governance.policies.compliance import (
+    RawRetention,
+    check_compliance,
+    load_raw_retention,
+)
+from wdc_orchestration.governance.policies.contract import (
+    check_contract,
+    check_table_matches_contract,
+)
+from wdc_orchestration.governance.policies.documentation import check_documentation
+from wdc_orchestration.governance.policies.interoperability import check_interoperability
+from wdc_orchestration.governance.policies.privacy import check_privacy, check_privacy_data
+from wdc_orchestration.governance.policies.security import check_security
+from wdc_orchestration.governance.policies.versioning import check_versioning
+from wdc_orchestration.governance.pseudonymisation import PSEUDONYM_PATTERN
+from wdc_orchestration.governance.scanner import scan_relation
+from wdc_orchestration.governance.violations import Policy, Violation
+
+log = logging.getLogger(__name__)
+
+# A violation of these would leak personal data or mislead a consumer: their asset checks block
+# publishing. Documentation and compliance gaps are reported (WARN) but do not stop the data.
+BLOCKING_POLICIES = frozenset(
+    {Policy.SECURITY, Policy.PRIVACY, Policy.CONTRACT, Policy.VERSIONING, Policy.INTEROPERABILITY}
+)
+
+
+@dataclass(frozen=True)
+class GovernanceInputs:
+    descriptors: Mapping[str, ProductDescriptor]
+    manifest: Mapping[str, Any]
+    raw_retention: Mapping[str, Mapping[str, RawRetention]] = field(default_factory=dict)
+
+
+def load_inputs(
+    domains_dir: Path = DOMAINS_DIR, manifest: Mapping[str, Any] | None = None
+) -> GovernanceInputs:
+    """Descriptors and raw retention from `domains_dir`; the project's manifest unless given."""
+    if manifest is None:
+        from wdc_orchestration.dbt import load_manifest
+
+        manifest = load_manifest()
+    return GovernanceInputs(
+        descriptors=load_descriptors(domains_dir),
+        manifest=manifest,
+        raw_retention=load_raw_retention(domains_dir),
+    )
+
+
+STATIC_POLICIES: dict[Policy, Callable[[GovernanceInputs], list[Violation]]] = {
+    Policy.CONTRACT: lambda i: check_contract(i.descriptors, i.manifest),
+    Policy.SECURITY: lambda i: check_security(i.descriptors, i.manifest),
+    Policy.PRIVACY: lambda i: check_privacy(i.descriptors, i.manifest),
+    Policy.COMPLIANCE: lambda i: check_compliance(i.descriptors, i.manifest, i.raw_retention),
+    Policy.INTEROPERABILITY: lambda i: check_interoperability(i.descriptors),
+    Policy.DOCUMENTATION: lambda i: check_documentation(i.descriptors, i.manifest),
+}
+
+
+def static_violations(inputs: GovernanceInputs) -> list[Violation]:
+    """Everything that needs no data: descriptors against the manifest and the rules."""
+    return [v for check in STATIC_POLICIES.values() for v in check(inputs)]
+
+
+def table_columns(conn: duckdb.DuckDBPyConnection, d: ProductDescriptor) -> dict[str, str] | None:
+    """Column -> type of the product's DuckLake table; None when it was not built yet."""
+    rows = conn.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = 'lakehouse' and table_schema = ? and table_name = ? "
+        "order by ordinal_position",
+        [d.domain, d.name],
+    ).fetchall()
+    return dict(rows) if rows else None
+
+
+def data_violations(conn: duckdb.DuckDBPyConnection, d: ProductDescriptor) -> list[Violation]:
+    """Contract and privacy checks on the product's DuckLake table (its SQL port)."""
+    actual = table_columns(conn, d)
+    if actual is None:
+        log.info("%s: no table %s yet, data-level checks skipped", d.id, d.sql_port)
+        return []
+    found = check_table_matches_contract(d, actual)
+    relation = f'lakehouse."{d.domain}"."{d.name}"'
+    bad_pseudonyms = {
+        c.name: conn.execute(
+            f'select count(*) from {relation} where "{c.name}" is not null '
+            f'and not regexp_full_match("{c.name}", ?)',
+            [PSEUDONYM_PATTERN],
+        ).fetchone()[0]
+        for c in d.columns
+        if c.privacy == Privacy.PSEUDONYMISED and c.name in actual
+    }
+    findings = scan_relation(conn, relation, actual)
+    return found + check_privacy_data(d, findings, bad_pseudonyms)
+
+
+def evaluate(
+    inputs: GovernanceInputs,
+    conn: duckdb.DuckDBPyConnection | None = None,
+    published: Mapping[str, ProductDescriptor | None] | None = None,
+    products: Iterable[str] | None = None,
+) -> list[Violation]:
+    """Every violation: static always, data-level when `conn` is given, versioning when the last
+    published contracts are given. `products` limits the per-product data and versioning work."""
+    selected = [inputs.descriptors[p] for p in (products or inputs.descriptors)]
+    found = static_violations(inputs)
+    for d in selected:
+        if conn is not None:
+            found.extend(data_violations(conn, d))
+        if published is not None:
+            found.extend(check_versioning(d, published.get(d.id)))
+    return sorted(set(found), key=lambda v: (v.product, v.rule, v.why))
+
+
+def by_policy(violations: Iterable[Violation], product: str) -> dict[Policy, list[Violation]]:
+    """One product's violations, grouped by policy (every policy present, maybe empty)."""
+    grouped: dict[Policy, list[Violation]] = {policy: [] for policy in Policy}
+    for v in violations:
+        if v.product == product:
+            grouped[v.policy].append(v)
+    return grouped

@@ -1,0 +1,97 @@
+"""Security / access management: a domain reads another domain only through a public product
+that lists it as an allowed consumer. dbt's groups and `access: private` already refuse a private
+cross-group ref at parse time; this adds the consumer lists and the raw sources, over every
+model and test of the manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from wdc_orchestration.governance.descriptor import ProductDescriptor
+from wdc_orchestration.governance.manifest import all_nodes, domains, node_domain, node_label
+from wdc_orchestration.governance.violations import Violation
+
+_READERS = {"model", "test", "snapshot", "seed"}
+
+
+def _owner_label(node: Mapping[str, Any], nodes: Mapping[str, Any]) -> str:
+    """A test is reported against the model it tests (that is where the read happens)."""
+    attached = nodes.get(node.get("attached_node") or "")
+    return node_label(attached if attached else node)
+
+
+def check_security(
+    descriptors: Mapping[str, ProductDescriptor], manifest: Mapping[str, Any]
+) -> list[Violation]:
+    found: list[Violation] = []
+    nodes = all_nodes(manifest)
+    known = domains(manifest)
+    for d in descriptors.values():
+        for consumer in d.consumers:
+            if consumer not in known or consumer == d.domain:
+                found.append(
+                    Violation(
+                        d.id,
+                        "security.unknown_consumer",
+                        f"allowed consumer {consumer!r} is not another domain of the mesh",
+                        f"list only other domains ({sorted(known - {d.domain})}) under consumers",
+                    )
+                )
+    for node in manifest.get("nodes", {}).values():
+        if node["resource_type"] not in _READERS:
+            continue
+        reader = node_domain(node)
+        if reader is None:
+            continue
+        for parent_id in node.get("depends_on", {}).get("nodes", []):
+            parent = nodes.get(parent_id)
+            if parent is None:
+                continue
+            owner = node_domain(parent)
+            if owner is None or owner == reader:
+                continue
+            who = _owner_label(node, nodes)
+            target = node_label(parent)
+            if parent["resource_type"] == "source":
+                found.append(
+                    Violation(
+                        who,
+                        "security.cross_domain_source",
+                        f"{reader} reads {owner}'s raw source {target} directly",
+                        f"read {owner}'s data product instead (and ask {owner} to list {reader} "
+                        "as a consumer)",
+                    )
+                )
+            elif parent.get("access") != "public":
+                found.append(
+                    Violation(
+                        who,
+                        "security.private_model_ref",
+                        f"{reader} refs {owner}'s {parent.get('access')} model {target}",
+                        f"ref a public product of {owner}; private models are not an interface",
+                    )
+                )
+            else:
+                product = descriptors.get(target)
+                if product is None:
+                    found.append(
+                        Violation(
+                            who,
+                            "security.uncontracted_product",
+                            f"{reader} refs {target}, a public model without a descriptor",
+                            f"{owner} must describe {target} in domains/{owner}/products/",
+                        )
+                    )
+                elif reader not in product.consumers:
+                    found.append(
+                        Violation(
+                            who,
+                            "security.consumer_not_allowed",
+                            f"{reader} reads {target}, whose allowed consumers are "
+                            f"{product.consumers or 'none'}",
+                            f"ask {owner} to add {reader} under `consumers:` of {target}'s "
+                            "descriptor, or stop reading it",
+                        )
+                    )
+    return sorted(set(found))
