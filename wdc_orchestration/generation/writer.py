@@ -63,3 +63,9 @@ def write_chunks(
             f"the simulator yielded no frame for {path.name}: yield an empty frame with the schema"
         )
     return WrittenFile(path, rows, path.stat().st_size, _sha256(path), schema)
+
+
+def refreshed(written: WrittenFile) -> WrittenFile:
+    """`written` with its size and digest read again after the file was changed in place."""
+    path = written.path
+    return WrittenFile(path, written.rows, path.stat().st_size, _sha256(path), written.schema)

@@ -38,6 +38,11 @@ class LakeStorage(dg.ConfigurableResource, ABC):
     @abstractmethod
     def read_bytes(self, key: str) -> bytes: ...
 
+    @abstractmethod
+    def move(self, key: str, new_key: str) -> None:
+        """Move one object to `new_key` (quarantine): never a delete of data that is kept nowhere
+        else; a missing `key` whose `new_key` exists is taken as already moved."""
+
     def put_bytes(self, data: bytes, key: str, scratch_dir: Path) -> None:
         scratch_dir.mkdir(parents=True, exist_ok=True)
         tmp = scratch_dir / (Path(key).name + ".tmp")
@@ -77,6 +82,13 @@ class LocalLakeStorage(LakeStorage):
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
+    def move(self, key: str, new_key: str) -> None:
+        source, target = self._path(key), self._path(new_key)
+        if not source.exists() and target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+
 
 class S3LakeStorage(LakeStorage):
     """Production: a bucket (and prefix) on S3 or any S3 API, through dagster-aws."""
@@ -113,6 +125,16 @@ class S3LakeStorage(LakeStorage):
     def read_bytes(self, key: str) -> bytes:
         obj = self.s3.get_client().get_object(Bucket=self.bucket, Key=self._key(key))
         return obj["Body"].read()
+
+    def move(self, key: str, new_key: str) -> None:
+        # S3 has no rename: copy, then delete the original only once the copy exists.
+        if not self.exists(key) and self.exists(new_key):
+            return
+        client = self.s3.get_client()
+        source = {"Bucket": self.bucket, "Key": self._key(key)}
+        client.copy_object(Bucket=self.bucket, Key=self._key(new_key), CopySource=source)
+        client.head_object(Bucket=self.bucket, Key=self._key(new_key))
+        client.delete_object(Bucket=self.bucket, Key=self._key(key))
 
 
 def lake_storage_from_settings(settings: Settings) -> LakeStorage:

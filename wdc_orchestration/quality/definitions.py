@@ -1,0 +1,30 @@
+"""The quality plugin: every domain gets its raw gate (checks), the cross-domain reference checks,
+and its sensors. Resources come from the core (`lake`, `lakehouse`)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from wdc_orchestration.dbt import load_manifest
+from wdc_orchestration.domain import LAKEHOUSE_POOL, DomainSpec
+from wdc_orchestration.quality.raw_gate import build_raw_gate, build_references_check
+from wdc_orchestration.quality.rules import rules_for
+from wdc_orchestration.quality.sensors import build_quarantine_sensor, build_run_failure_sensor
+from wdc_orchestration.quality.source_tests import build_source_tests_check
+
+
+def quality_definitions(spec: DomainSpec) -> dg.Definitions:
+    manifest = load_manifest()
+    checks: list[dg.AssetChecksDefinition] = []
+    for entity in spec.raw_entities:
+        rules = rules_for(manifest, spec.name, entity.name)
+        checks.append(build_raw_gate(rules, entity))
+        if rules.references:
+            checks.append(build_references_check(rules, entity, LAKEHOUSE_POOL))
+    source_tests = build_source_tests_check(manifest, spec.name, LAKEHOUSE_POOL)
+    if source_tests is not None:
+        checks.append(source_tests)
+    return dg.Definitions(
+        asset_checks=checks,
+        sensors=[build_quarantine_sensor(spec.name), build_run_failure_sensor(spec.name)],
+    )

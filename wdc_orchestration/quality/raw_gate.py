@@ -1,0 +1,307 @@
+"""The raw → staging gate: Dagster asset checks on every raw asset, blocking (ERROR) so a bad day
+never reaches the domain's dbt step, nor any consuming domain's, in the run that landed it."""
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
+
+import dagster as dg
+import duckdb
+
+from wdc_orchestration.generation.request import RawEntity
+from wdc_orchestration.partitions import daily_partitions
+from wdc_orchestration.quality.evaluate import (
+    KEYS,
+    REFERENCES,
+    SCHEMA,
+    VALUES,
+    VOLUME,
+    WARN,
+    Finding,
+    UnreadableRawFile,
+    check_keys,
+    check_schema,
+    check_values,
+    check_volume,
+    landed_rows,
+    local_file,
+    open_day,
+    unreadable,
+)
+from wdc_orchestration.quality.incidents import INCIDENTS_PREFIX
+from wdc_orchestration.quality.rules import RawRules, Reference
+from wdc_orchestration.raw import MANIFEST_NAME, partition_prefix, raw_asset_key
+from wdc_orchestration.resources.lake import LakeStorage
+from wdc_orchestration.resources.lakehouse import DuckLakeResource
+
+# Metadata the quarantine sensor reads from a failed check.
+FAILED_PARTITIONS = "wdc/failed_partitions"
+UPSTREAM_MISSING = "wdc/upstream_missing"
+ROWS_AFFECTED = "wdc/rows_affected"
+
+DESCRIPTIONS = {
+    SCHEMA: "The day's file reads as staging reads it, with every column staging expects "
+    "(missing: ERROR; unexpected extra columns: WARN).",
+    KEYS: "Key columns present and unique; required columns not null.",
+    VALUES: "Amounts not negative, dates inside the partition day, formats (CPF) valid.",
+    VOLUME: "Row count within the band of the trailing landed days' median (WARN only).",
+    REFERENCES: "Foreign keys resolve in the owning domain's data for the day.",
+}
+
+
+def run_partition_keys(context: dg.AssetCheckExecutionContext) -> list[str]:
+    """The days a run covers (one, or a single-run backfill range), from its tags."""
+    tags = context.run.tags
+    if "dagster/partition" in tags:
+        return [tags["dagster/partition"]]
+    start = tags.get("dagster/asset_partition_range_start")
+    end = tags.get("dagster/asset_partition_range_end")
+    if start and end:
+        return daily_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+    raise dg.Failure("the raw gate runs on a partitioned run (a day or a range of days)")
+
+
+def file_key(rules: RawRules, entity: RawEntity, day: str) -> str:
+    from wdc_orchestration.generation.writer import EXTENSIONS
+
+    prefix = partition_prefix(rules.domain, entity.name, dt.date.fromisoformat(day))
+    return f"{prefix}/{entity.name}.{EXTENSIONS[entity.file_format]}"
+
+
+def result_of(
+    asset_key: dg.AssetKey, check: str, findings: Sequence[Finding], lake: LakeStorage
+) -> dg.AssetCheckResult:
+    """One check's result over the run's days: failed if any day failed; the failed days, the
+    rows affected and a link to the incidents go into its metadata."""
+    failed = [f for f in findings if not f.passed]
+    severity = dg.AssetCheckSeverity.ERROR
+    if (
+        failed
+        and all(f.severity == WARN for f in failed)
+        or not failed
+        and findings[0].severity == WARN
+    ):
+        severity = WARN
+    shown = failed or findings
+    description = "; ".join(f"{f.day}: {f.message}" for f in shown[:5])
+    metadata: dict[str, object] = {
+        ROWS_AFFECTED: sum(f.rows_affected for f in failed),
+        FAILED_PARTITIONS: json.dumps(sorted({f.day for f in failed})),
+        UPSTREAM_MISSING: bool(failed) and all(f.upstream_missing for f in failed),
+    }
+    if failed:
+        metadata["incidents"] = dg.MetadataValue.path(lake.url(INCIDENTS_PREFIX))
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=check,
+        passed=not failed,
+        severity=severity,
+        description=description[:2000],
+        metadata=metadata,
+    )
+
+
+def _gate_checks(rules: RawRules) -> list[str]:
+    checks = [SCHEMA]
+    if rules.key or rules.unique or rules.not_null:
+        checks.append(KEYS)
+    if rules.non_negative or rules.in_partition or rules.not_after_partition or rules.formats:
+        checks.append(VALUES)
+    return checks
+
+
+def build_raw_gate(rules: RawRules, entity: RawEntity) -> dg.AssetChecksDefinition:
+    """Schema, keys, values (blocking) and volume (WARN) of one raw entity: one step that reads
+    the day's file once."""
+    asset_key = raw_asset_key(rules.domain, entity.name)
+    blocking = _gate_checks(rules)
+    specs = [
+        dg.AssetCheckSpec(name, asset=asset_key, blocking=True, description=DESCRIPTIONS[name])
+        for name in blocking
+    ] + [
+        dg.AssetCheckSpec(VOLUME, asset=asset_key, blocking=False, description=DESCRIPTIONS[VOLUME])
+    ]
+
+    @dg.multi_asset_check(
+        specs=specs,
+        name=f"{rules.domain}__raw__{entity.name}__gate",
+        description=f"Raw gate of {rules.domain}.{entity.name}: a bad day stops here.",
+    )
+    def _gate(
+        context: dg.AssetCheckExecutionContext, lake: LakeStorage
+    ) -> Iterator[dg.AssetCheckResult]:
+        findings: dict[str, list[Finding]] = {name: [] for name in [*blocking, VOLUME]}
+        for day in run_partition_keys(context):
+            for finding in evaluate_day(lake, rules, entity, day, blocking):
+                findings[finding.check].append(finding)
+        for name, day_findings in findings.items():
+            result = result_of(asset_key, name, day_findings, lake)
+            if not result.passed:
+                context.log.error(
+                    f"{asset_key.to_user_string()} {name} failed: {result.description}"
+                )
+            yield result
+
+    return _gate
+
+
+def evaluate_day(
+    lake: LakeStorage, rules: RawRules, entity: RawEntity, day: str, checks: Iterable[str]
+) -> list[Finding]:
+    """Every gate check of one day (the volume check included)."""
+    key = file_key(rules, entity, day)
+    checks = list(checks)
+    with local_file(lake, key) as path, duckdb.connect() as con:
+        if path is None:
+            missing = [
+                Finding(c, day, False, f"{key} has not landed (or was quarantined)") for c in checks
+            ]
+            return [*missing, Finding(VOLUME, day, False, f"{key} has not landed", 0, WARN)]
+        try:
+            rows = open_day(con, entity.file_format, path)
+        except UnreadableRawFile as error:
+            landed = landed_rows(lake, rules.domain, entity.name, dt.date.fromisoformat(day))
+            return [
+                *(unreadable(c, day, str(error), landed or 0) for c in checks),
+                check_volume(lake, rules, day, 0),
+            ]
+        schema = check_schema(con, rules, day)
+        results = [schema]
+        for check, run in ((KEYS, check_keys), (VALUES, check_values)):
+            if check not in checks:
+                continue
+            if not schema.passed and schema.severity != WARN:
+                results.append(
+                    Finding(
+                        check, day, False, f"not evaluated: {schema.message}", schema.rows_affected
+                    )
+                )
+                continue
+            try:
+                results.append(run(con, rules, day))
+            except duckdb.Error as error:
+                results.append(Finding(check, day, False, f"cannot evaluate: {error}", rows))
+        results.append(check_volume(lake, rules, day, rows))
+        return results
+
+
+def reference_available(
+    context: dg.AssetCheckExecutionContext, lake: LakeStorage, reference: Reference, day: str
+) -> bool:
+    """Whether the referenced data exists for `day` yet: a landed raw day, or a published
+    partition of the product (the check cannot decide before; it does not blame this data)."""
+    if reference.is_raw:
+        domain, _, entity = reference.target_asset_path
+        key = f"{partition_prefix(domain, entity, dt.date.fromisoformat(day))}/{MANIFEST_NAME}"
+        return lake.exists(key)
+    target = dg.AssetKey(reference.target_asset_path)
+    return day in context.instance.get_materialized_partitions(target)
+
+
+def _reference_relation(stack: ExitStack, lake: LakeStorage, reference: Reference, day: str) -> str:
+    """SQL for the referenced data: the owning system's export of the day (read where it is, or
+    fetched from object storage), or the product table in the lakehouse."""
+    if reference.is_raw:
+        domain, _, entity = reference.target_asset_path
+        prefix = partition_prefix(domain, entity, dt.date.fromisoformat(day))
+        (data,) = [k for k in lake.list_keys(prefix) if not k.endswith(MANIFEST_NAME)]
+        path = stack.enter_context(local_file(lake, data))
+        return f"read_parquet('{path}', hive_partitioning = false)"
+    domain, product = reference.target_asset_path
+    return f"lakehouse.{domain}.{product}"
+
+
+def build_references_check(
+    rules: RawRules, entity: RawEntity, pool: str
+) -> dg.AssetChecksDefinition:
+    """Foreign keys of the day resolve in the owning domain's data (blocking). Waits in the run
+    for the referenced assets; when they have no data for the day yet, it fails as 'cannot verify'
+    (the consumer must not build on it) without blaming this day's raw data."""
+    asset_key = raw_asset_key(rules.domain, entity.name)
+    targets = sorted({dg.AssetKey(r.target_asset_path) for r in rules.references}, key=str)
+
+    @dg.asset_check(
+        asset=asset_key,
+        name=REFERENCES,
+        description=DESCRIPTIONS[REFERENCES]
+        + " "
+        + ", ".join(f"{r.column} → {r.target}" for r in rules.references),
+        blocking=True,
+        additional_deps=targets,
+        pool=pool,
+        # Re-checked when a referenced product or export updates (it may have been late).
+        automation_condition=dg.AutomationCondition.any_deps_updated().since_last_handled()
+        & ~dg.AutomationCondition.any_deps_in_progress(),
+    )
+    def _references(
+        context: dg.AssetCheckExecutionContext, lake: LakeStorage, lakehouse: DuckLakeResource
+    ) -> dg.AssetCheckResult:
+        findings = []
+        for day in run_partition_keys(context):
+            findings.append(_references_of_day(context, lake, lakehouse, rules, entity, day))
+        result = result_of(asset_key, REFERENCES, findings, lake)
+        if not result.passed:
+            context.log.error(
+                f"{asset_key.to_user_string()} {REFERENCES} failed: {result.description}"
+            )
+        return result
+
+    return _references
+
+
+def _references_of_day(
+    context: dg.AssetCheckExecutionContext,
+    lake: LakeStorage,
+    lakehouse: DuckLakeResource,
+    rules: RawRules,
+    entity: RawEntity,
+    day: str,
+) -> Finding:
+    late = [r.target for r in rules.references if not reference_available(context, lake, r, day)]
+    if late:
+        return Finding(
+            REFERENCES,
+            day,
+            False,
+            f"cannot verify yet: no data for {day} in {late}",
+            0,
+            upstream_missing=True,
+        )
+    key = file_key(rules, entity, day)
+    needs_lakehouse = any(not r.is_raw for r in rules.references)
+    with ExitStack() as stack:
+        path = stack.enter_context(local_file(lake, key))
+        if path is None:
+            return Finding(REFERENCES, day, False, f"{key} has not landed (or was quarantined)")
+        connection = lakehouse.get_connection() if needs_lakehouse else _plain()
+        with connection as con:
+            try:
+                open_day(con, entity.file_format, path)
+                problems, affected = [], 0
+                for reference in rules.references:
+                    target = _reference_relation(stack, lake, reference, day)
+                    c, t = f'"{reference.column}"', f'"{reference.target_column}"'
+                    orphans = con.execute(
+                        f"select count(*) from raw_day r where r.{c} is not null and not exists "
+                        f"(select 1 from {target} t where t.{t} = r.{c})"
+                    ).fetchone()[0]
+                    if orphans:
+                        problems.append(f"{orphans} {reference.column} not in {reference.target}")
+                        affected += orphans
+            except (UnreadableRawFile, duckdb.Error) as error:
+                return Finding(REFERENCES, day, False, f"cannot evaluate: {error}")
+    if problems:
+        return Finding(REFERENCES, day, False, "; ".join(problems), affected)
+    return Finding(REFERENCES, day, True, "every reference resolves")
+
+
+class _plain:
+    """A plain in-memory DuckDB, as a context manager like the lakehouse resource's."""
+
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        self._con = duckdb.connect()
+        return self._con
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.close()

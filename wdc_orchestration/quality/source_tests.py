@@ -1,0 +1,104 @@
+"""dbt source tests as blocking Dagster checks on the raw assets, run by the raw gate (`dbt test
+--select source:<domain>_raw` for the run's days) instead of inside the domain's dbt step.
+
+Why here: Dagster exempts a multi-asset that itself checks an upstream asset from that asset's
+other blocking checks. With the source tests inside the dbt step, the Python raw gate could not
+stop the domain's own dbt step (verified: it ran). With them here, every raw check, Python or dbt,
+runs before the dbt step, and an ERROR stops it and everything downstream in the run."""
+
+import json
+import shutil
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from wdc_orchestration.dbt import ensure_manifest
+from wdc_orchestration.quality.raw_gate import FAILED_PARTITIONS, ROWS_AFFECTED, run_partition_keys
+from wdc_orchestration.raw import raw_asset_key
+
+
+def source_tests(manifest: Mapping[str, Any], domain: str) -> list[dict[str, Any]]:
+    """The dbt tests whose only parents are sources of `<domain>_raw`."""
+    prefix = f"source.{manifest['metadata']['project_name']}.{domain}_raw."
+    return [
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test"
+        and node["depends_on"]["nodes"]
+        and all(parent.startswith(prefix) for parent in node["depends_on"]["nodes"])
+    ]
+
+
+def _severity(test: Mapping[str, Any]) -> str:
+    return (test.get("config", {}).get("severity") or "error").lower()
+
+
+def build_source_tests_check(
+    manifest: Mapping[str, Any], domain: str, pool: str
+) -> dg.AssetChecksDefinition | None:
+    tests = source_tests(manifest, domain)
+    if not tests:
+        return None
+    by_id = {test["unique_id"]: test for test in tests}
+    specs = [
+        dg.AssetCheckSpec(
+            name=test["name"],
+            asset=raw_asset_key(
+                domain, manifest["sources"][test["depends_on"]["nodes"][0]]["name"]
+            ),
+            blocking=_severity(test) == "error",
+            description=f"dbt source test, severity {_severity(test).upper()} "
+            + ("(ERROR: blocks staging)." if _severity(test) == "error" else "(WARN: reported)."),
+            metadata={"dagster_dbt/unique_id": test["unique_id"], "wdc/severity": _severity(test)},
+        )
+        for test in tests
+    ]
+
+    @dg.multi_asset_check(
+        specs=specs,
+        name=f"{domain}__raw__dbt_source_tests",
+        description=f"dbt's tests on the {domain}_raw sources, for the run's days.",
+        pool=pool,
+    )
+    def _source_tests(
+        context: dg.AssetCheckExecutionContext, dbt: DbtCliResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        days = run_partition_keys(context)
+        dbt_vars = {"min_date": min(days), "max_date": max(days)}
+        invocation = dbt.cli(
+            ["test", "--select", f"source:{domain}_raw", "--vars", json.dumps(dbt_vars)],
+            raise_on_error=False,
+            manifest=ensure_manifest(),
+        )
+        invocation.wait()
+        results = {
+            r["unique_id"]: r for r in invocation.get_artifact("run_results.json")["results"]
+        }
+        for spec in specs:
+            unique_id = spec.metadata["dagster_dbt/unique_id"]
+            result = results.get(unique_id)
+            status = result["status"] if result else "not run"
+            passed = status == "pass"
+            failures = int((result or {}).get("failures") or 0)
+            message = (result or {}).get("message") or status
+            if not passed:
+                context.log.error(f"{spec.asset_key.to_user_string()} {spec.name}: {message}")
+            yield dg.AssetCheckResult(
+                asset_key=spec.asset_key,
+                check_name=spec.name,
+                passed=passed,
+                severity=dg.AssetCheckSeverity.WARN
+                if status == "warn" or _severity(by_id[unique_id]) == "warn"
+                else dg.AssetCheckSeverity.ERROR,
+                description=f"dbt test {status}: {message}"[:2000],
+                metadata={
+                    "dbt_status": status,
+                    ROWS_AFFECTED: failures,
+                    FAILED_PARTITIONS: json.dumps([] if passed else sorted(days)),
+                },
+            )
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+    return _source_tests
