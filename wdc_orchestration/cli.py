@@ -33,6 +33,15 @@ def materialize(args: argparse.Namespace) -> int:
         log.error("--end %s is before --start %s", args.end, args.start)
         return 2
     domains = [d.strip() for d in args.domains.split(",") if d.strip()] if args.domains else None
+    defects: list[str] = []
+    if args.defects:
+        from domains._shared.defects import UnknownDefectError, resolve_defects
+
+        try:
+            defects = resolve_defects(args.defects)
+        except UnknownDefectError as error:
+            log.error("--defects: %s", error)
+            return 2
 
     import dagster as dg
 
@@ -43,6 +52,13 @@ def materialize(args: argparse.Namespace) -> int:
     job = defs.resolve_job_def(MESH_JOB)
     instance = dg.DagsterInstance.get()
     days = _days(args.start, args.end)
+    console = {"config": {"log_level": args.log_level}}
+    run_config: dict[str, object] = {"loggers": {"console": console}}
+    if defects:
+        from wdc_orchestration.quality.cli_support import defects_run_config
+
+        run_config["ops"] = defects_run_config(job, defects)
+        log.warning("planting defects %s in freshly landed raw days", ", ".join(defects))
     log.info("materialising %s for %d day(s), domains=%s", MESH_JOB, len(days), domains or "all")
     for number, day in enumerate(days, start=1):
         started = time.perf_counter()
@@ -51,7 +67,7 @@ def materialize(args: argparse.Namespace) -> int:
             partition_key=day.isoformat(),
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
+            run_config=run_config,
         )
         failed_checks = [
             evaluation
@@ -71,6 +87,12 @@ def materialize(args: argparse.Namespace) -> int:
         for event in result.get_step_failure_events():
             log.error("step failed: %s: %s", event.step_key, event.event_specific_data.error)
         error_checks = [e for e in failed_checks if e.severity.value == "ERROR"]
+        if failed_checks or not result.success:
+            # No daemon runs the quality sensors here: do what they would (quarantine, incidents,
+            # alerts), idempotently, so the UI's sensors later repeat none of it.
+            from wdc_orchestration.quality.cli_support import enforce_quality
+
+            enforce_quality(instance, result.run_id)
         log.info(
             "day %d/%d: %s %s in %.1fs: %d asset materialisations, %d checks (%d failed), run %s",
             number,
@@ -111,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scale-factor", type=float, help="volume; 1 ~ 50k orders/day")
     run.add_argument("--seed", type=int, help="simulation seed (default WDC_SEED or 42)")
     run.add_argument("--log-level", default="INFO", help="Dagster console log level")
+    run.add_argument(
+        "--defects",
+        help="plant named defects in the freshly landed raw days: KIND[,KIND...] or all "
+        "(see docs/quality.md)",
+    )
     run.set_defaults(handler=materialize)
 
     ui = commands.add_parser("dev", help="open the Dagster UI on the workspace")

@@ -104,7 +104,9 @@ class WdcDbtTranslator(DagsterDbtTranslator):
     Groups and owners come from the dbt group of the domain."""
 
     def __init__(self, groups: Mapping[str, Mapping[str, Any]]) -> None:
-        super().__init__(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
+        # Source tests are checks too, but run by the raw gate before the dbt step
+        # (wdc_orchestration/quality/source_tests.py says why), not inside it.
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=False))
         self._groups = groups
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
@@ -132,6 +134,53 @@ class WdcDbtTranslator(DagsterDbtTranslator):
         if access == "public":
             tags["wdc/data_product"] = ""
         return tags
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        # Models react to their upstream (own staging, other domains' products) once it updated
+        # and its blocking checks passed; raw assets (sources) are landed by the schedules.
+        if dbt_resource_props["resource_type"] != "model":
+            return None
+        from wdc_orchestration.quality.automation import when_upstream_trusted
+
+        return when_upstream_trusted()
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] == "model" and props.get("access") == "public":
+            # A data product's SLA becomes a freshness policy (WARN, then FAIL when late).
+            from wdc_orchestration.quality.freshness import freshness_policy
+
+            policy = freshness_policy(domain_of(props), props["name"])
+            spec = spec.replace_attributes(freshness_policy=policy)
+        return spec
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        # dagster-dbt makes severity `error` tests blocking and `warn` tests non-blocking; say so
+        # on the check, so the UI tells which failures stop the downstream models.
+        check = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if check is None:
+            return None
+        severity = manifest["nodes"][unique_id].get("config", {}).get("severity") or "error"
+        meaning = (
+            "ERROR: blocks the downstream models and products"
+            if check.blocking
+            else "WARN: reported, does not stop anything"
+        )
+        return check._replace(
+            description=f"dbt test, severity {severity.upper()} ({meaning}).",
+            metadata={**check.metadata, "wdc/severity": severity.lower()},
+        )
 
 
 @cache

@@ -6,6 +6,7 @@ other blocking checks. With the source tests inside the dbt step, the Python raw
 stop the domain's own dbt step (verified: it ran). With them here, every raw check, Python or dbt,
 runs before the dbt step, and an ERROR stops it and everything downstream in the run."""
 
+import datetime as dt
 import json
 import shutil
 from collections.abc import Iterator, Mapping
@@ -17,6 +18,7 @@ from dagster_dbt import DbtCliResource
 from wdc_orchestration.dbt import ensure_manifest
 from wdc_orchestration.quality.raw_gate import FAILED_PARTITIONS, ROWS_AFFECTED, run_partition_keys
 from wdc_orchestration.raw import raw_asset_key
+from wdc_orchestration.run_window import RunWindow, run_window_environment
 
 
 def source_tests(manifest: Mapping[str, Any], domain: str) -> list[dict[str, Any]]:
@@ -66,13 +68,16 @@ def build_source_tests_check(
         context: dg.AssetCheckExecutionContext, dbt: DbtCliResource
     ) -> Iterator[dg.AssetCheckResult]:
         days = run_partition_keys(context)
-        dbt_vars = {"min_date": min(days), "max_date": max(days)}
-        invocation = dbt.cli(
-            ["test", "--select", f"source:{domain}_raw", "--vars", json.dumps(dbt_vars)],
-            raise_on_error=False,
-            manifest=ensure_manifest(),
-        )
-        invocation.wait()
+        window = RunWindow(dt.date.fromisoformat(min(days)), dt.date.fromisoformat(max(days)))
+        # The window reaches dbt as the dbt step's does (run_window.py): the tests' `where`
+        # reads only the run's days.
+        with run_window_environment(window):
+            invocation = dbt.cli(
+                ["test", "--select", f"source:{domain}_raw"],
+                raise_on_error=False,
+                manifest=ensure_manifest(),
+            )
+            invocation.wait()
         results = {
             r["unique_id"]: r for r in invocation.get_artifact("run_results.json")["results"]
         }
