@@ -43,11 +43,13 @@ def _lake_and_lakehouse(stack: ExitStack, with_data: bool):
     return lake, conn
 
 
-def _violations(with_data: bool) -> tuple[list[Violation], dict]:
+def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
     from wdc_orchestration.governance.policies import evaluate, load_inputs
     from wdc_orchestration.governance.publishing import published_contract
 
-    inputs = load_inputs()
+    manifest = json.loads(args.manifest.read_text()) if args.manifest else None
+    inputs = load_inputs(args.domains_dir, manifest)
+    with_data = not args.no_data
     with ExitStack() as stack:
         lake, conn = _lake_and_lakehouse(stack, with_data)
         published = (
@@ -61,8 +63,8 @@ def _violations(with_data: bool) -> tuple[list[Violation], dict]:
 def policy_check(args: argparse.Namespace) -> int:
     """One line per violation on stdout (product: rule: why -> fix); non-zero when any."""
     try:
-        violations, context = _violations(with_data=not args.no_data)
-    except (DescriptorError, duckdb.Error) as error:
+        violations, context = _violations(args)
+    except (DescriptorError, duckdb.Error, OSError, ValueError) as error:
         log.error("cannot check the policies: %s", error)
         return 2
     if args.format == "json":
@@ -81,8 +83,8 @@ def catalog(args: argparse.Namespace) -> int:
     from wdc_orchestration.governance.catalog import catalog_entries, render
 
     try:
-        violations, context = _violations(with_data=not args.no_data)
-    except (DescriptorError, duckdb.Error) as error:
+        violations, context = _violations(args)
+    except (DescriptorError, duckdb.Error, OSError, ValueError) as error:
         log.error("cannot build the catalog: %s", error)
         return 2
     text = render(
@@ -143,6 +145,17 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from error
 
 
+def _inputs_options(parser: argparse.ArgumentParser) -> None:
+    from wdc_orchestration.governance.descriptor import DOMAINS_DIR
+
+    parser.add_argument(
+        "--domains-dir", type=Path, default=DOMAINS_DIR, help="where the descriptors live"
+    )
+    parser.add_argument(
+        "--manifest", type=Path, help="a dbt manifest.json (default: parse the project)"
+    )
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `policy` and `catalog` to the `wdc` command."""
     policy = commands.add_parser("policy", help="federated governance policies")
@@ -151,6 +164,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     check = sub.add_parser("check", help="check every product; one line per violation")
     check.add_argument("--no-data", action="store_true", help="skip the data-level checks")
     check.add_argument("--format", choices=["text", "json"], default="text")
+    _inputs_options(check)
     check.set_defaults(handler=policy_check)
 
     iam = sub.add_parser("iam", help="S3 IAM policy documents per domain role")
@@ -168,4 +182,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     report.add_argument("--output", type=Path, help="write the report to this file")
     report.add_argument("--no-data", action="store_true", help="skip the data-level checks")
+    _inputs_options(report)
     report.set_defaults(handler=catalog)
