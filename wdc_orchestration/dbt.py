@@ -135,6 +135,18 @@ class WdcDbtTranslator(DagsterDbtTranslator):
             tags["wdc/data_product"] = ""
         return tags
 
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        metadata = dict(super().get_metadata(dbt_resource_props))
+        if dbt_resource_props.get("access") == "public":
+            # Governance hook: a data product shows its contract in the catalog (owner, version,
+            # SLA, allowed consumers, classification per column, where its ports live).
+            from wdc_orchestration.governance.catalog_metadata import dbt_product_metadata
+
+            metadata.update(
+                dbt_product_metadata(domain_of(dbt_resource_props), dbt_resource_props["name"])
+            )
+        return metadata
+
     def get_automation_condition(
         self, dbt_resource_props: Mapping[str, Any]
     ) -> dg.AutomationCondition | None:

@@ -3,11 +3,12 @@ classification per column, SLA, allowed consumers and where its ports live."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import dagster as dg
 
-from wdc_orchestration.governance.descriptor import ProductDescriptor
+from wdc_orchestration.governance.descriptor import ProductDescriptor, load_descriptors
 from wdc_orchestration.settings import get_settings
 
 
@@ -49,3 +50,15 @@ def product_metadata(d: ProductDescriptor) -> dict[str, Any]:
         "wdc/descriptor": dg.PathMetadataValue(f"domains/{d.domain}/products/{d.name}.yaml"),
         "dagster/column_schema": column_schema(d),
     }
+
+
+@cache
+def _descriptors() -> dict[str, ProductDescriptor]:
+    return load_descriptors()
+
+
+def dbt_product_metadata(domain: str, name: str) -> dict[str, Any]:
+    """The catalog metadata of a public dbt model, from its descriptor ({} when it has none:
+    the contract policy reports that)."""
+    d = _descriptors().get(f"{domain}.{name}")
+    return product_metadata(d) if d else {}
