@@ -172,3 +172,24 @@ def test_non_personal_raw_data_is_never_purged(tmp_path: Path) -> None:
     retention = load_raw_retention(DOMAINS)["catalog"]
     assert purge_raw(lake, "catalog", retention, dt.date(2026, 1, 1)) == []
     assert lake.exists("raw/catalog/products/date=2001-01-01/products.csv")
+
+
+def test_the_domain_purge_job_removes_and_logs_expired_personal_raw_days(tmp_path: Path) -> None:
+    import dagster as dg
+
+    from wdc_orchestration.governance.assets import build_purge_job
+
+    lake = LocalLakeStorage(root=str(tmp_path / "lake"))
+    source = tmp_path / "f"
+    source.write_text("x")
+    old = "raw/customers/customers/date=2020-01-01/customers.parquet"
+    recent = f"raw/customers/customers/date={dt.date.today().isoformat()}/customers.parquet"
+    for key in (old, recent):
+        lake.put_file(source, key)
+    job = build_purge_job("customers", {"customers": "sensitive"})
+    instance = dg.DagsterInstance.ephemeral()
+    result = job.execute_in_process(resources={"lake": lake}, instance=instance)
+    assert result.success
+    assert lake.list_keys("raw/") == [recent]
+    logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert f"removed {old}" in logged
