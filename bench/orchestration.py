@@ -1,0 +1,245 @@
+"""Benchmark 2: orchestration overhead. One whole-mesh day through `wdc materialize` (Dagster:
+raw assets, one dbt invocation per domain, checks, metadata, run records) against the same work
+done bare (the simulators called directly, then ONE `dbt build` of the whole project with the same
+run window), measured in one run on the same lake settings, with a breakdown per stage read back
+from the Dagster run's event log.
+
+    uv run python -m bench.orchestration --scale-factor 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    check,
+    comma_list,
+    domains_arg,
+    log,
+    python_command,
+    report,
+    run_process,
+    setup_logging,
+    simulator_entities,
+    target,
+    temp_lake,
+    wdc_materialize,
+)
+
+BARE_PREFIX = "BARE_TIMINGS "
+
+
+def wipe_lake(root: Path) -> None:
+    """Forget everything a run wrote (lake, catalog, instance) but keep the same settings, so
+    both paths reuse the same prepared dbt manifest."""
+    for name in ("lake", "catalog", "dagster_home", "logs"):
+        shutil.rmtree(root / name, ignore_errors=True)
+    (root / "catalog").mkdir()  # the SQLite catalog's folder must exist before dbt attaches it
+
+
+def prepare_manifest() -> float:
+    """Parse the dbt project for this lake's settings once, before either path is timed."""
+    from wdc_orchestration.dbt import ensure_manifest, export_dbt_env
+
+    started = time.perf_counter()
+    export_dbt_env()
+    ensure_manifest()
+    return time.perf_counter() - started
+
+
+def bare_day(
+    day: dt.date, scale_factor: float, seed: int, domains: list[str] | None = None
+) -> dict[str, Any]:
+    """The same work without an orchestrator: land every entity, then one `dbt build`."""
+    from wdc_orchestration.dbt import DBT_TARGET, dbt_project, export_dbt_env
+    from wdc_orchestration.generation.request import GenerationRequest
+    from wdc_orchestration.raw import land_day
+    from wdc_orchestration.resources.lake import LocalLakeStorage
+    from wdc_orchestration.run_window import RunWindow
+    from wdc_orchestration.settings import get_settings
+
+    export_dbt_env()
+    lake = LocalLakeStorage(root=get_settings().lake_url)
+    started = time.perf_counter()
+    rows = 0
+    for domain, entities in simulator_entities(domains).items():
+        for entity in entities:
+            request = GenerationRequest(date=day, scale_factor=scale_factor, seed=seed)
+            rows += land_day(lake, domain, entity, request).rows
+    generation = time.perf_counter() - started
+
+    project = dbt_project()
+    with tempfile.TemporaryDirectory(prefix="wdc-bench-bare-target-") as target_path:
+        # What dagster-dbt does too: start from the prepared partial-parse state.
+        partial = project.manifest_path.parent / "partial_parse.msgpack"
+        if partial.exists():
+            shutil.copy(partial, Path(target_path) / partial.name)
+        env = {**os.environ, **RunWindow(day, day).as_env()}
+        command = [
+            shutil.which("dbt") or "dbt",
+            "build",
+            "--target",
+            DBT_TARGET,
+            "--target-path",
+            target_path,
+            "--log-path",
+            target_path,
+            *(["--select", *(f"fqn:{d}" for d in domains)] if domains else []),
+        ]
+        started = time.perf_counter()
+        result = subprocess.run(
+            command, cwd=project.project_dir, env=env, capture_output=True, text=True
+        )
+        dbt_seconds = time.perf_counter() - started
+        if result.returncode != 0:
+            raise SystemExit(f"bare dbt build failed:\n{result.stdout[-3000:]}")
+    return {"raw_rows": rows, "generation": generation, "dbt_build": dbt_seconds}
+
+
+def stage_of(step_key: str) -> str:
+    if "check" in step_key or "source_tests" in step_key or "quality" in step_key:
+        return "checks"
+    if "__raw__" in step_key:
+        return "generation (raw assets)"
+    if step_key.endswith("_dbt_models"):
+        return f"dbt {step_key.removesuffix('_dbt_models')}"
+    if any(word in step_key for word in ("publish", "export", "product")):
+        return "publishing"
+    return f"other: {step_key}"
+
+
+def run_breakdown(dagster_home: Path, process_started: float, process_ended: float) -> dict:
+    """Seconds per stage of the last run in the instance, from its event log."""
+    import dagster as dg
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs(limit=1)
+        starts: dict[str, float] = {}
+        stages: dict[str, float] = defaultdict(float)
+        run_start = run_end = None
+        for record in instance.all_logs(run.run_id):
+            event = record.dagster_event
+            if event is None:
+                continue
+            kind = event.event_type
+            if kind == dg.DagsterEventType.RUN_START:
+                run_start = record.timestamp
+            elif kind in (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE):
+                run_end = record.timestamp
+            elif kind == dg.DagsterEventType.STEP_START:
+                starts[event.step_key] = record.timestamp
+            elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE) and (
+                event.step_key in starts
+            ):
+                stages[stage_of(event.step_key)] += record.timestamp - starts[event.step_key]
+    assert run_start is not None and run_end is not None, "the run has no start/end events"
+    return {
+        "dagster start-up (process start -> run start)": run_start - process_started,
+        **dict(stages),
+        "dagster run overhead (between steps)": (run_end - run_start) - sum(stages.values()),
+        "process exit (run end -> exit)": process_ended - run_end,
+    }
+
+
+def measure(
+    day: dt.date, scale_factor: float, seed: int, root: Path, domains: list[str] | None
+) -> dict[str, Any]:
+    wipe_lake(root)
+    bare = check(
+        run_process(
+            python_command(
+                "-m", "bench.orchestration", "--bare-only", "--date", day.isoformat(),
+                "--scale-factor", str(scale_factor), "--seed", str(seed), *domains_arg(domains),
+            )
+        ),
+        "bare path",
+    )  # fmt: skip
+    bare_timings = next(
+        json.loads(line.removeprefix(BARE_PREFIX))
+        for line in bare.stdout.splitlines()
+        if line.startswith(BARE_PREFIX)
+    )
+    wipe_lake(root)
+    wall_started = time.time()
+    orchestrated = check(
+        run_process(
+            wdc_materialize(
+                day.isoformat(), None, scale_factor, "--seed", str(seed), *domains_arg(domains)
+            )
+        ),
+        "wdc materialize",
+    )
+    breakdown = run_breakdown(root / "dagster_home", wall_started, time.time())
+    return {"bare": bare, "bare_timings": bare_timings, "orchestrated": orchestrated,
+            "breakdown": breakdown}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale-factor", type=float, default=1.0)
+    parser.add_argument("--date", default="2026-11-01")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--repeats", type=int, default=1, help="alternating bare/orchestrated")
+    parser.add_argument(
+        "--domains", type=comma_list, help="comma-separated subset (default: the whole mesh)"
+    )
+    parser.add_argument("--bare-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    setup_logging()
+    day = dt.date.fromisoformat(args.date)
+    if args.bare_only:  # the bare path, in its own process (what the parent times)
+        sys.stdout.write(
+            BARE_PREFIX + json.dumps(bare_day(day, args.scale_factor, args.seed, args.domains))
+        )
+        sys.stdout.write("\n")
+        return 0
+
+    with temp_lake("orchestration") as root:
+        manifest_seconds = prepare_manifest()
+        results = []
+        for number in range(args.repeats):
+            log.info("repeat %d/%d at SF %s", number + 1, args.repeats, args.scale_factor)
+            results.append(measure(day, args.scale_factor, args.seed, root, args.domains))
+    best = min(results, key=lambda r: r["orchestrated"].seconds)
+    bare_best = min(results, key=lambda r: r["bare"].seconds)
+    ratio = best["orchestrated"].seconds / bare_best["bare"].seconds
+    rows = [
+        {"path": "bare (simulators + one dbt build)", "stage": "whole process",
+         "seconds": bare_best["bare"].seconds},
+        {"path": "bare", "stage": "generation", "seconds": bare_best["bare_timings"]["generation"]},
+        {"path": "bare", "stage": "dbt build (whole project)",
+         "seconds": bare_best["bare_timings"]["dbt_build"]},
+        {"path": "wdc materialize", "stage": "whole process",
+         "seconds": best["orchestrated"].seconds},
+        *({"path": "wdc materialize", "stage": stage, "seconds": seconds}
+          for stage, seconds in best["breakdown"].items()),
+    ]  # fmt: skip
+    report(
+        "orchestration",
+        rows,
+        scale_factor=args.scale_factor,
+        raw_rows=bare_best["bare_timings"]["raw_rows"],
+        manifest_prepare_seconds=round(manifest_seconds, 2),
+        all_runs=[
+            {"bare": r["bare"].seconds, "orchestrated": r["orchestrated"].seconds} for r in results
+        ],
+        ratio_orchestrated_to_bare=round(ratio, 2),
+        targets={"wdc materialize <= 1.5x bare": target(ratio, 1.5, False)},
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

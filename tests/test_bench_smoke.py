@@ -1,0 +1,110 @@
+"""The benchmark scripts (bench/) run at a tiny scale factor: each must finish, print its table
+and one well-formed BENCH_JSON line with the figures it promises. A smoke run, not a timed
+assertion: the figures themselves are recorded in docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import PROJECT_ROOT, parse_report
+
+TINY = "0.01"
+BENCH_ROOT = Path(tempfile.gettempdir()) / f"wdc-bench-smoke-{os.getpid()}"
+
+
+def run_bench(module: str, *args: str) -> dict[str, Any]:
+    # The scripts make their own lake; nothing of the session's lake leaks in. One fixed folder
+    # for all of them: the same lake paths, so the dbt manifest is prepared once for the module.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WDC_", "DAGSTER_HOME"))}
+    env["WDC_BENCH_ROOT"] = str(BENCH_ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, (
+        f"{module} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+    )
+    (document,) = parse_report(result.stdout)
+    assert document["benchmark"] == module.removeprefix("bench.")
+    assert document["machine"]["nproc"] >= 1 and document["machine"]["python"]
+    assert document["rows"], "a benchmark without rows measured nothing"
+    assert "targets" in document and document["targets"]
+    # the human table is printed before the JSON line
+    assert f"== {document['benchmark']} ==" in result.stdout
+    return document
+
+
+def positive(value: object) -> bool:
+    return isinstance(value, int | float) and value > 0
+
+
+def test_generation_bench() -> None:
+    doc = run_bench(
+        "bench.generation", "--scale-factors", TINY, "--faker-rows", "200", "--skip-jafgen"
+    )
+    (row,) = doc["rows"]
+    assert row["scale_factor"] == float(TINY)
+    assert row["rows"] > 0 and positive(row["rows_per_s"])
+    assert positive(row["duckdb_copy_rows_per_s"]) and positive(row["customers_vs_faker"])
+    assert positive(doc["faker_rows_per_s"])
+    # every entity of every domain landed, with its rows
+    assert {e["domain"] for e in doc["entities"]} == {
+        "customers", "catalog", "sales", "finance", "logistics",
+    }  # fmt: skip
+    assert sum(e["rows"] for e in doc["entities"]) == row["rows"]
+    assert doc["jafgen"] == {"skipped": "--skip-jafgen"}
+
+
+# One or two domains keep the smoke run short; the scripts take the whole mesh by default.
+def test_orchestration_bench_breaks_the_run_down_per_stage() -> None:
+    orchestration = run_bench(
+        "bench.orchestration", "--scale-factor", TINY, "--domains", "customers,catalog"
+    )
+    stages = {row["stage"]: row["seconds"] for row in orchestration["rows"]}
+    for domain in ("customers", "catalog"):
+        assert positive(stages[f"dbt {domain}"]), f"no dbt stage for {domain}"
+    assert "dbt sales" not in stages
+    assert positive(stages["generation (raw assets)"])
+    assert positive(stages["dagster start-up (process start -> run start)"])
+    assert positive(stages["dbt build (whole project)"]) and positive(stages["generation"])
+    assert positive(orchestration["ratio_orchestrated_to_bare"])
+    assert orchestration["raw_rows"] > 0
+
+
+def test_incremental_bench() -> None:
+    doc = run_bench(
+        "bench.incremental", "--scale-factor", TINY, "--days", "2", "--domains", "customers"
+    )
+    day_1, day_n = doc["rows"]
+    assert positive(day_1["run_seconds"]) and positive(day_n["run_seconds"])
+    assert doc["days"] == 2 and positive(doc["ratio_day_n_to_day_1"])
+
+
+def test_memory_bench() -> None:
+    doc = run_bench("bench.memory", "--scale-factors", TINY, "--domains", "customers")
+    (row,) = doc["rows"]
+    # a Dagster process plus dbt subprocesses cannot fit in less than ~100 MiB
+    assert row["peak_tree_gib"] > 0.1
+    assert row["peak_tree_gib"] >= row["peak_dagster_process_gib"]
+    assert positive(row["peak_transformation_gib"]) and positive(row["peak_one_dbt_process_gib"])
+
+
+def test_load_time_bench() -> None:
+    doc = run_bench("bench.load_time", "--skip-validate", "--locations", "sales")
+    assert {row["location"] for row in doc["rows"]} == {"sales"}
+    for row in doc["rows"]:
+        assert row["assets"] > 0 and positive(row["import_seconds"])
+
+
+def teardown_module() -> None:
+    shutil.rmtree(BENCH_ROOT, ignore_errors=True)
