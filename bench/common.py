@@ -88,6 +88,8 @@ def temp_lake(prefix: str, keep: bool = False) -> Iterator[Path]:
         root.mkdir(parents=True)
     else:
         root = Path(tempfile.mkdtemp(prefix=f"wdc-bench-{prefix}-"))
+    # `dagster` commands insist that DAGSTER_HOME exists
+    (root / "dagster_home").mkdir(exist_ok=True)
     saved = {name: os.environ.get(name) for name in ISOLATED_ENV}
     os.environ.update(lake_env(root))
     try:
@@ -125,7 +127,13 @@ def machine() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
+    try:
+        # other work on the machine while measuring (1/5/15-minute run-queue averages)
+        load = Path("/proc/loadavg").read_text().split()[:3]
+    except OSError:
+        load = []
     return {
+        "load_average": " ".join(load),
         "nproc": os.cpu_count(),
         "cpu": cpu,
         "ram_gib": round(ram_gib, 1),
