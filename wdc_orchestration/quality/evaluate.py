@@ -83,6 +83,8 @@ def local_file(lake: LakeStorage, key: str) -> Iterator[Path | None]:
 
 def open_day(con: duckdb.DuckDBPyConnection, file_format: FileFormat, path: Path) -> int:
     """Expose the day's file as the view `raw_day`; its row count. Raises UnreadableRawFile."""
+    if path.stat().st_size == 0:
+        raise UnreadableRawFile(f"{path.name} is empty (0 bytes)")
     try:
         reader = _readers(file_format, str(path))
         con.execute(f"create or replace temp view raw_day as select * from {reader}")

@@ -1,17 +1,37 @@
-"""Sensors that enforce quality while the daemon runs. Both are idempotent: the check sensor keeps
-the storage id of the last check evaluation it handled as its cursor (a restart resumes after
-it), and every action it takes is a no-op the second time (quarantine of a moved day, an incident
+"""Sensors that enforce quality while the daemon runs. Both are idempotent: the quarantine sensor
+keeps the finished runs it handled as its cursor (a restart resumes after them), and every action
+it takes is a no-op the second time (quarantine of a moved day, an incident
 already alerted), so a lost or replayed cursor repeats nothing."""
 
-import dagster as dg
-from dagster._core.events import DagsterEventType
+import datetime as dt
+import json
 
-from wdc_orchestration.quality.enforcement import enforce_check_evaluation, enforce_failed_run
+import dagster as dg
+
+from wdc_orchestration.quality.enforcement import (
+    check_evaluations_of_run,
+    enforce_check_evaluation,
+    enforce_failed_run,
+)
 from wdc_orchestration.quality.notifier import notifier_from_env
 from wdc_orchestration.resources.lake import LakeStorage
 
-# Check evaluations handled per tick; the next tick continues from the cursor.
-BATCH = 200
+# Finished runs handled per tick; the next tick continues from the cursor.
+BATCH = 50
+
+
+FINISHED = [
+    dg.DagsterRunStatus.SUCCESS,
+    dg.DagsterRunStatus.FAILURE,
+    dg.DagsterRunStatus.CANCELED,
+]
+
+
+def _load_cursor(cursor: str | None) -> tuple[float, set[str]]:
+    if not cursor:
+        return 0.0, set()
+    data = json.loads(cursor)
+    return float(data["updated_at"]), set(data["run_ids"])
 
 
 def build_quarantine_sensor(domain: str) -> dg.SensorDefinition:
@@ -25,27 +45,42 @@ def build_quarantine_sensor(domain: str) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeStorage) -> dg.SkipReason:
-        after = int(context.cursor) if context.cursor else None
-        records = context.instance.get_event_records(
-            dg.EventRecordsFilter(
-                event_type=DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after
+        # The cursor is the finished runs already handled: the update time of the last one and
+        # the ids finished at that same instant. Runs, not event storage ids: the default SQLite
+        # event log is sharded per run, where event ids are not ordered across runs.
+        updated_at, handled = _load_cursor(context.cursor)
+        records = context.instance.get_run_records(
+            filters=dg.RunsFilter(
+                statuses=FINISHED,
+                updated_after=dt.datetime.fromtimestamp(updated_at, dt.UTC) - dt.timedelta(0, 1),
             ),
-            limit=BATCH,
+            order_by="update_timestamp",
             ascending=True,
+            limit=BATCH,
         )
         notifier = notifier_from_env()
-        acted = 0
+        acted = seen = 0
         for record in records:
-            entry = record.event_log_entry
-            evaluation = entry.dagster_event.event_specific_data  # type: ignore[union-attr]
-            if evaluation.asset_key.path[0] == domain:
+            stamp = record.update_timestamp.timestamp()
+            run_id = record.dagster_run.run_id
+            if stamp < updated_at or (stamp == updated_at and run_id in handled):
+                continue
+            seen += 1
+            for entry in check_evaluations_of_run(context.instance, run_id):
+                evaluation = entry.dagster_event.event_specific_data  # type: ignore[union-attr]
+                if evaluation.asset_key.path[0] != domain:
+                    continue
                 incident = enforce_check_evaluation(lake, notifier, context.instance, entry)
                 if incident is not None:
                     acted += 1
                     context.log.warning(f"incident {incident.incident_id}: {incident.check}")
-            # Advanced per record: a failure later in the batch does not redo earlier ones.
-            context.update_cursor(str(record.storage_id))
-        return dg.SkipReason(f"{len(records)} check evaluations seen, {acted} incidents")
+            # Advanced per run: a failure later in the batch does not redo earlier runs.
+            handled = handled | {run_id} if stamp == updated_at else {run_id}
+            updated_at = stamp
+            context.update_cursor(
+                json.dumps({"updated_at": updated_at, "run_ids": sorted(handled)})
+            )
+        return dg.SkipReason(f"{seen} finished runs handled, {acted} incidents")
 
     return _sensor
 
