@@ -158,7 +158,10 @@ def enforce_failed_run(
         error = entry.dagster_event.step_failure_data.error  # type: ignore[union-attr]
         if error is not None and error.cls_name == "DagsterAssetCheckFailedError":
             continue  # a blocking check stopped it: that check's incident tells the story
-        message = (error.message if error else "step failed").strip().splitlines()
+        root = error
+        while root is not None and root.cause is not None:  # the user error, not its wrappers
+            root = root.cause
+        message = (root.message if root else "step failed").strip().splitlines()
         quarantined = _quarantine_partial_landing(lake, instance, run_id, step, started)
         incident = Incident(
             kind="run_failed",
