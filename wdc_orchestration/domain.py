@@ -78,8 +78,9 @@ def domain_plugins() -> list[DomainPlugin]:
     """The capabilities every domain gets, in the order they are merged."""
     # Imported here: the plugins build on this module (DomainSpec, the pool).
     from wdc_orchestration.governance import governance_definitions
+    from wdc_orchestration.quality.definitions import quality_definitions
 
-    return [governance_definitions]
+    return [quality_definitions, governance_definitions]
 
 
 def domain_definitions(spec: DomainSpec) -> dg.Definitions:
