@@ -6,8 +6,7 @@ SQL only ever contains the function's name; the key stays in this process's memo
 
 from __future__ import annotations
 
-from typing import Any
-
+import pyarrow as pa
 from dbt.adapters.duckdb.plugins import BasePlugin
 from duckdb import DuckDBPyConnection
 from duckdb.sqltypes import VARCHAR
@@ -20,10 +19,14 @@ FUNCTION_NAME = "wdc_pseudonymise"
 def register_pseudonymise(conn: DuckDBPyConnection) -> None:
     key = pseudonymisation_key()
 
-    def _hmac(value: Any) -> str | None:
-        return pseudonymise(value, key)
+    # Vectorised (one Python call per DuckDB vector of up to 2,048 values): a row-at-a-time UDF
+    # cost ~300 us a row in call overhead (40k rows: 12.4 s) against ~8 us for the HMAC itself.
+    def _hmac_vector(values: pa.Array) -> pa.Array:
+        return pa.array([pseudonymise(v, key) for v in values.to_pylist()], type=pa.string())
 
-    conn.create_function(FUNCTION_NAME, _hmac, [VARCHAR], VARCHAR, side_effects=False)
+    conn.create_function(
+        FUNCTION_NAME, _hmac_vector, [VARCHAR], VARCHAR, type="arrow", side_effects=False
+    )
 
 
 class Plugin(BasePlugin):
