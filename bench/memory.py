@@ -1,7 +1,7 @@
 """Benchmark 4: memory and scaling. Peak RSS of a whole-mesh day through `wdc materialize` (the
-Dagster process plus every dbt subprocess it starts, sampled together), split into the generation
-and transformation phases using the run's step windows; and wall time at each scale factor, to
-check that time grows no faster than linearly.
+Dagster process, where dbt runs too, plus any subprocess, sampled together), split into the
+generation and transformation phases using the run's step windows; and wall time at each scale
+factor, to check that time grows no faster than linearly.
 
     uv run python -m bench.memory --scale-factors 1 10
 """
@@ -82,7 +82,7 @@ def measure(
         "dbt_seconds": seconds["transformation"],
         "peak_tree_gib": run.peak_tree_rss_mib / GIB,
         "peak_dagster_process_gib": run.peak_main_rss_mib / GIB,
-        "peak_one_dbt_process_gib": run.peak_child_rss_mib / GIB,
+        "peak_largest_subprocess_gib": run.peak_child_rss_mib / GIB,
         "peak_generation_gib": phases["generation"] / GIB,
         "peak_transformation_gib": phases["transformation"] / GIB,
     }

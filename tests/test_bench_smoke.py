@@ -93,10 +93,10 @@ def test_incremental_bench() -> None:
 def test_memory_bench() -> None:
     doc = run_bench("bench.memory", "--scale-factors", TINY, "--domains", "customers")
     (row,) = doc["rows"]
-    # a Dagster process plus dbt subprocesses cannot fit in less than ~100 MiB
+    # a Dagster process with dbt loaded in it cannot fit in less than ~100 MiB
     assert row["peak_tree_gib"] > 0.1
-    assert row["peak_tree_gib"] >= row["peak_dagster_process_gib"]
-    assert positive(row["peak_transformation_gib"]) and positive(row["peak_one_dbt_process_gib"])
+    assert row["peak_tree_gib"] >= row["peak_dagster_process_gib"] > 0.1
+    assert positive(row["peak_transformation_gib"]) and positive(row["peak_generation_gib"])
 
 
 def test_load_time_bench() -> None:

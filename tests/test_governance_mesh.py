@@ -18,9 +18,10 @@ import dagster as dg
 import duckdb
 import pytest
 import yaml
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DbtProject
 
 from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR, MeshLake
+from wdc_orchestration.dbt_runner import DbtRunner
 from wdc_orchestration.governance.assets import (
     build_policy_checks,
     build_publish_asset,
@@ -279,9 +280,7 @@ def _run_catalog_day(
         resources={
             "lake": lake,
             "lakehouse": lakehouse_from_settings(settings),
-            "dbt": DbtCliResource(
-                project_dir=str(project), profiles_dir=str(project), target="local"
-            ),
+            "dbt": DbtRunner(project_dir=str(project), profiles_dir=str(project), target="local"),
             "simulation": SimulationResource(scale_factor=TEST_SCALE_FACTOR, seed=42),
         },
     )

@@ -48,7 +48,7 @@ def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=DBT_TARGET)
 
 
-def _parse_fingerprint(project_dir: Path) -> str:
+def parse_fingerprint(project_dir: Path) -> str:
     digest = hashlib.sha256()
     # Sources' locations are rendered from these at parse time.
     digest.update(json.dumps(get_settings().dbt_env(), sort_keys=True).encode())
@@ -68,7 +68,7 @@ def ensure_manifest() -> Path:
     project = dbt_project()
     manifest = project.manifest_path
     stamp = manifest.parent / "manifest.fingerprint"
-    fingerprint = _parse_fingerprint(project.project_dir)
+    fingerprint = parse_fingerprint(project.project_dir)
     if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return manifest
     manifest.parent.mkdir(parents=True, exist_ok=True)

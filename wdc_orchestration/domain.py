@@ -1,14 +1,14 @@
 """The domain factory: a domain declares what it is and what its source system exports; the
 platform builds its raw assets, its dbt assets, its jobs and schedule, as one code location."""
 
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, dbt_assets
+from dagster_dbt import dbt_assets
 
 from wdc_orchestration.dbt import dbt_project, ensure_manifest, load_manifest, translator
+from wdc_orchestration.dbt_runner import DbtRunner, asset_events
 from wdc_orchestration.generation.request import RawEntity
 from wdc_orchestration.lakehouse_metadata import with_lakehouse_metadata
 from wdc_orchestration.logs import configure_logging
@@ -47,19 +47,19 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=LAKEHOUSE_POOL,
     )
-    def _dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, lakehouse: DuckLakeResource):
+    def _dbt(context: dg.AssetExecutionContext, dbt: DbtRunner, lakehouse: DuckLakeResource):
         window = RunWindow.from_time_window(
             context.partition_time_window.start, context.partition_time_window.end
         )
         context.log.info(f"dbt build of {spec.name} for {window}")
         # The window reaches dbt through the environment, not --vars: --vars would invalidate
         # dbt's partial parsing and cost a full re-parse per invocation (run_window.py).
+        # The sources' tests ran already, in the raw gate (quality/source_tests.py says why).
         with run_window_environment(window):
-            invocation = dbt.cli(["build"], context=context)
-        yield from with_lakehouse_metadata(invocation.stream(), lakehouse, nodes)
-        # Each invocation gets its own target folder; Dagster keeps what it reported, so a
-        # successful one is removed instead of piling up (a failed one stays for debugging).
-        shutil.rmtree(invocation.target_path, ignore_errors=True)
+            run = dbt.run_for_assets(
+                ["build", "--exclude", f"source:{spec.name}_raw"], context=context
+            )
+        yield from with_lakehouse_metadata(asset_events(run, context), lakehouse, nodes)
 
     return _dbt
 

@@ -8,14 +8,12 @@ runs before the dbt step, and an ERROR stops it and everything downstream in the
 
 import datetime as dt
 import json
-import shutil
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
-from wdc_orchestration.dbt import ensure_manifest
+from wdc_orchestration.dbt_runner import DbtRunner
 from wdc_orchestration.quality.raw_gate import FAILED_PARTITIONS, ROWS_AFFECTED, run_partition_keys
 from wdc_orchestration.raw import raw_asset_key
 from wdc_orchestration.run_window import RunWindow, run_window_environment
@@ -65,29 +63,24 @@ def build_source_tests_check(
         pool=pool,
     )
     def _source_tests(
-        context: dg.AssetCheckExecutionContext, dbt: DbtCliResource
+        context: dg.AssetCheckExecutionContext, dbt: DbtRunner
     ) -> Iterator[dg.AssetCheckResult]:
         days = run_partition_keys(context)
         window = RunWindow(dt.date.fromisoformat(min(days)), dt.date.fromisoformat(max(days)))
         # The window reaches dbt as the dbt step's does (run_window.py): the tests' `where`
         # reads only the run's days.
         with run_window_environment(window):
-            invocation = dbt.cli(
-                ["test", "--select", f"source:{domain}_raw"],
-                raise_on_error=False,
-                manifest=ensure_manifest(),
-            )
-            invocation.wait()
-        results = {
-            r["unique_id"]: r for r in invocation.get_artifact("run_results.json")["results"]
-        }
+            run = dbt.run(["test", "--select", f"source:{domain}_raw"], step_log=context.log)
+        if not run.success and not run.results:  # dbt could not run at all: say why
+            raise run.error()
+        results = run.result_by_unique_id()
         for spec in specs:
             unique_id = spec.metadata["dagster_dbt/unique_id"]
             result = results.get(unique_id)
-            status = result["status"] if result else "not run"
+            status = str(result.status) if result else "not run"
             passed = status == "pass"
-            failures = int((result or {}).get("failures") or 0)
-            message = (result or {}).get("message") or status
+            failures = int(getattr(result, "failures", None) or 0)
+            message = getattr(result, "message", None) or status
             if not passed:
                 context.log.error(f"{spec.asset_key.to_user_string()} {spec.name}: {message}")
             yield dg.AssetCheckResult(
@@ -104,6 +97,6 @@ def build_source_tests_check(
                     FAILED_PARTITIONS: json.dumps([] if passed else sorted(days)),
                 },
             )
-        shutil.rmtree(invocation.target_path, ignore_errors=True)
+        run.cleanup(keep_on_failure=False)  # a failing test is a check result, not a crash
 
     return _source_tests

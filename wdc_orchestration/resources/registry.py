@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from dagster_dbt import DbtCliResource
-
 from wdc_orchestration.dbt import DBT_TARGET, dbt_project, export_dbt_env
+from wdc_orchestration.dbt_runner import DbtRunner
 from wdc_orchestration.resources.lake import lake_storage_from_settings
 from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
 from wdc_orchestration.resources.simulation import SimulationResource
@@ -21,7 +20,7 @@ def build_resources(scale_factor: float | None = None, seed: int | None = None) 
     return {
         "lake": lake_storage_from_settings(settings),
         "lakehouse": lakehouse_from_settings(settings),
-        "dbt": DbtCliResource(
+        "dbt": DbtRunner(
             project_dir=os.fspath(project.project_dir),
             profiles_dir=os.fspath(project.profiles_dir),
             target=DBT_TARGET,
