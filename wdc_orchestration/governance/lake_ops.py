@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from wdc_orchestration.resources.lake import LakeStorage, LocalLakeStorage, S3LakeStorage
+from wdc_orchestration.resources.lake import LakeStorage, LocalLakeStorage
 
 log = logging.getLogger(__name__)
 
@@ -20,28 +20,39 @@ def delete_keys(lake: LakeStorage, keys: Iterable[str]) -> list[str]:
     if not keys:
         return []
     if isinstance(lake, LocalLakeStorage):
-        for key in keys:
-            path = Path(lake.url(key))
-            path.unlink(missing_ok=True)
-            log.info("removed %s", lake.url(key))
-            # leave no empty date=/snapshot folders behind
-            for parent in path.parents:
-                if parent == Path(lake.url()) or not parent.exists() or any(parent.iterdir()):
-                    break
-                os.rmdir(parent)
-    elif isinstance(lake, S3LakeStorage):
-        client = lake.s3.get_client()
-        bucket_prefix = f"s3://{lake.bucket}/"
-        for start in range(0, len(keys), 1000):  # S3 DeleteObjects takes 1000 keys at most
-            batch = keys[start : start + 1000]
-            client.delete_objects(
-                Bucket=lake.bucket,
-                Delete={
-                    "Objects": [{"Key": lake.url(k).removeprefix(bucket_prefix)} for k in batch]
-                },
-            )
-            for key in batch:
-                log.info("removed %s", lake.url(key))
+        _delete_local(lake, keys)
+    elif lake.url().startswith("s3://"):
+        _delete_s3(lake, keys)
     else:
         raise TypeError(f"cannot delete from {type(lake).__name__}")
     return keys
+
+
+def _delete_local(lake: LocalLakeStorage, keys: list[str]) -> None:
+    for key in keys:
+        path = Path(lake.url(key))
+        path.unlink(missing_ok=True)
+        log.info("removed %s", lake.url(key))
+        # leave no empty date=/snapshot folders behind
+        for parent in path.parents:
+            if parent == Path(lake.url()) or not parent.exists() or any(parent.iterdir()):
+                break
+            os.rmdir(parent)
+
+
+def _delete_s3(lake: LakeStorage, keys: list[str]) -> None:
+    # Imported here: only an s3:// lake needs dagster-aws (resources/lake.py says why).
+    from wdc_orchestration.resources.s3_lake import S3LakeStorage
+
+    if not isinstance(lake, S3LakeStorage):
+        raise TypeError(f"cannot delete from {type(lake).__name__}")
+    client = lake.s3.get_client()
+    bucket_prefix = f"s3://{lake.bucket}/"
+    for start in range(0, len(keys), 1000):  # S3 DeleteObjects takes 1000 keys at most
+        batch = keys[start : start + 1000]
+        client.delete_objects(
+            Bucket=lake.bucket,
+            Delete={"Objects": [{"Key": lake.url(k).removeprefix(bucket_prefix)} for k in batch]},
+        )
+        for key in batch:
+            log.info("removed %s", lake.url(key))
