@@ -2,13 +2,14 @@
 DATA, whatever its columns are called or classified. A CPF or CNPJ only counts with valid check
 digits (an id that merely has 11 digits is not one); e-mails and phones by their shape.
 
-Candidates are found in DuckDB with regular expressions over every column cast to text, then
-confirmed in Python; findings never carry the value in clear (masked)."""
+Candidates are found in DuckDB with regular expressions over every column cast to text, in ONE
+scan of the relation (an aggregate per column and kind), then confirmed in Python; findings never
+carry the value in clear (masked)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import duckdb
@@ -93,23 +94,43 @@ def extract_candidates(kind: str, text: str) -> list[str]:
     return [m.group(1) for m in pattern.finditer(text)]
 
 
+# Columns of these types print as dates, times or true/false: none of the patterns can match.
+_NEVER_MATCHING_TYPES = ("DATE", "TIME", "TIMESTAMP", "BOOLEAN", "INTERVAL")
+
+
+def _scannable(columns: Iterable[str] | Mapping[str, str]) -> list[str]:
+    if not isinstance(columns, Mapping):
+        return list(columns)
+    return [c for c, t in columns.items() if not str(t).upper().startswith(_NEVER_MATCHING_TYPES)]
+
+
 def scan_relation(
-    conn: duckdb.DuckDBPyConnection, relation: str, columns: Iterable[str]
+    conn: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: Iterable[str] | Mapping[str, str],
 ) -> list[Finding]:
-    """Scan `relation` (a table name, or `read_parquet(...)`) column by column."""
-    findings = []
-    for column in columns:
+    """Scan `relation` (a table name, or `read_parquet(...)`): `columns` are names, or names with
+    their DuckDB types (then date, time and boolean columns are skipped). One pass over the data:
+    per column and kind, up to SAMPLE_LIMIT distinct candidate values, confirmed in Python."""
+    slots: list[tuple[str, str]] = []
+    aggregates: list[str] = []
+    parameters: list[str] = []
+    for column in _scannable(columns):
         text = f'cast("{column}" as varchar)'
         for kind, pattern in PATTERNS.items():
-            sql_pattern = _B + "(" + pattern + ")" + _E
-            rows = conn.execute(
-                f"select distinct {text} from {relation} "
-                f"where regexp_matches({text}, ?) limit {SAMPLE_LIMIT}",
-                [sql_pattern],
-            ).fetchall()
-            confirmed = [
-                c for (value,) in rows for c in extract_candidates(kind, value) if confirm(kind, c)
-            ]
-            if confirmed:
-                findings.append(Finding(column, kind, len(confirmed), mask(confirmed[0])))
+            slots.append((column, kind))
+            aggregates.append(
+                f"min(distinct {text}, {SAMPLE_LIMIT}) filter (where regexp_matches({text}, ?))"
+            )
+            parameters.append(_B + "(" + pattern + ")" + _E)
+    if not slots:
+        return []
+    row = conn.execute(f"select {', '.join(aggregates)} from {relation}", parameters).fetchone()
+    findings = []
+    for (column, kind), values in zip(slots, row or (), strict=True):
+        confirmed = [
+            c for value in values or () for c in extract_candidates(kind, value) if confirm(kind, c)
+        ]
+        if confirmed:
+            findings.append(Finding(column, kind, len(confirmed), mask(confirmed[0])))
     return findings
