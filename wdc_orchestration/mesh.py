@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import dagster as dg
-import yaml
 
 from wdc_orchestration.domain import DomainSpec, domain_definitions
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.resources.registry import build_resources
 from wdc_orchestration.settings import PROJECT_ROOT, get_settings
+from wdc_orchestration.yamlio import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
 
 def domain_modules(workspace: Path = WORKSPACE_FILE) -> dict[str, str]:
     """location name -> module, in workspace order (the order domains are listed in)."""
-    entries = yaml.safe_load(workspace.read_text())["load_from"]
+    entries = load_yaml(workspace.read_text())["load_from"]
     return {
         entry["python_module"]["location_name"]: entry["python_module"]["module_name"]
         for entry in entries

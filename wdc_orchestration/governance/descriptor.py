@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wdc_orchestration.settings import PROJECT_ROOT
+from wdc_orchestration.yamlio import load_yaml
 
 DOMAINS_DIR = PROJECT_ROOT / "domains"
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
@@ -222,7 +223,7 @@ def parse_descriptor(
 
 def load_descriptor(path: Path) -> ProductDescriptor:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except yaml.YAMLError as error:
         raise DescriptorError(f"{path}: not valid YAML: {error}") from error
     return parse_descriptor(data, str(path), domain_folder=path.parent.parent.name)

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import yaml
 
 from wdc_orchestration.governance.descriptor import (
     ProductDescriptor,
@@ -39,6 +38,7 @@ from wdc_orchestration.governance.descriptor import (
 )
 from wdc_orchestration.governance.lake_ops import delete_keys
 from wdc_orchestration.resources.lake import LakeStorage
+from wdc_orchestration.yamlio import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def published_contract(
     if pointer is None:
         return None
     key = product_prefix(domain, name, major) + pointer["contract"]
-    return parse_descriptor(yaml.safe_load(lake.read_bytes(key)), lake.url(key))
+    return parse_descriptor(load_yaml(lake.read_bytes(key)), lake.url(key))
 
 
 def mark_previous_major(

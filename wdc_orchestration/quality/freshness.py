@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from functools import cache
 
 import dagster as dg
-import yaml
 
 from wdc_orchestration.settings import PROJECT_ROOT
+from wdc_orchestration.yamlio import load_yaml
 
 DOMAINS_DIR = PROJECT_ROOT / "domains"
 
@@ -48,9 +48,7 @@ def warn_window(fail_after: dt.timedelta) -> dt.timedelta:
 def product_sla(domain: str, product: str) -> FreshnessSla:
     descriptor = DOMAINS_DIR / domain / "products" / f"{product}.yaml"
     if descriptor.exists():
-        freshness = ((yaml.safe_load(descriptor.read_text()) or {}).get("sla") or {}).get(
-            "freshness"
-        )
+        freshness = ((load_yaml(descriptor.read_text()) or {}).get("sla") or {}).get("freshness")
         if freshness:
             fail_after = parse_duration(str(freshness))
             return FreshnessSla(fail_after, warn_window(fail_after), str(descriptor.name))
