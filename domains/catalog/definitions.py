@@ -1,5 +1,7 @@
 """The catalog domain's code location: its spec, handed to the platform's factory."""
 
+import dagster as dg
+
 from domains.catalog.simulator import ENTITIES
 from wdc_orchestration.domain import DomainSpec, build_domain_definitions
 
@@ -13,4 +15,8 @@ SPEC = DomainSpec(
     raw_entities=ENTITIES,
 )
 
-defs = build_domain_definitions(SPEC)
+
+# Built when Dagster loads the code location, not at import: the whole-mesh CLI imports SPEC only.
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_domain_definitions(SPEC)

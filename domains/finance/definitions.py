@@ -1,5 +1,7 @@
 """The finance domain's code location: its spec, handed to the platform's factory."""
 
+import dagster as dg
+
 from domains.finance.simulator import ENTITIES
 from wdc_orchestration.domain import DomainSpec, build_domain_definitions
 
@@ -11,4 +13,8 @@ SPEC = DomainSpec(
     raw_entities=ENTITIES,
 )
 
-defs = build_domain_definitions(SPEC)
+
+# Built when Dagster loads the code location, not at import: the whole-mesh CLI imports SPEC only.
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_domain_definitions(SPEC)
