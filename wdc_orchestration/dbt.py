@@ -13,12 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import (
-    DagsterDbtTranslator,
-    DagsterDbtTranslatorSettings,
-    DbtCliResource,
-    DbtProject,
-)
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
 from wdc_orchestration.settings import DBT_PROJECT_DIR, get_settings
 
@@ -78,11 +73,17 @@ def ensure_manifest() -> Path:
             return manifest
         export_dbt_env()
         log.info("parsing the dbt project (%s changed)", project.project_dir)
-        DbtCliResource(
-            project_dir=os.fspath(project.project_dir),
-            profiles_dir=os.fspath(project.profiles_dir),
-            target=DBT_TARGET,
-        ).cli(["parse", "--quiet"], target_path=manifest.parent).wait()
+        # In this process (no `dbt` executable needed): the manifest is then kept for this
+        # process's dbt invocations too (dbt_runner.py).
+        from wdc_orchestration.dbt_runner import parse_project
+
+        parse_project(
+            project.project_dir,
+            project.profiles_dir,
+            DBT_TARGET,
+            manifest.parent,
+            write_json=True,
+        )
         stamp.write_text(fingerprint)
     return manifest
 

@@ -124,6 +124,50 @@ def _message(event: EventMsg) -> str:
     return str(event.info.msg)
 
 
+def _dbt_args(project_dir: str, profiles_dir: str, target: str, target_path: Path) -> list[str]:
+    return [
+        "--project-dir",
+        project_dir,
+        "--profiles-dir",
+        profiles_dir,
+        "--target",
+        target,
+        "--target-path",
+        os.fspath(target_path),
+        "--log-path",
+        os.fspath(target_path),
+        # dbt's own console output would repeat what the runner logs
+        "--quiet",
+    ]
+
+
+def parse_project(
+    project_dir: Path, profiles_dir: Path, target: str, target_path: Path, *, write_json: bool
+) -> Manifest:
+    """`dbt parse` in this process (partial parsing when `target_path` holds the state); the
+    manifest is kept for this process's later invocations of the same project and settings."""
+    from dbt.cli.main import dbtRunner
+
+    from wdc_orchestration.dbt import parse_fingerprint
+
+    started = time.perf_counter()
+    args = _dbt_args(os.fspath(project_dir), os.fspath(profiles_dir), target, target_path)
+    with _DBT_LOCK:
+        try:
+            result = dbtRunner().invoke(
+                ["parse", *args, "--write-json" if write_json else "--no-write-json"],
+                send_anonymous_usage_stats=False,
+            )
+        finally:
+            _close_duckdb_environment()
+    if not result.success or result.result is None:
+        raise DbtRunError(description=f"dbt could not parse {project_dir}: {result.exception}")
+    _MANIFESTS.clear()  # a changed project or settings replaces the old manifest
+    _MANIFESTS[(os.fspath(project_dir.resolve()), parse_fingerprint(project_dir))] = result.result
+    log.info("dbt project %s parsed in %.2fs", project_dir, time.perf_counter() - started)
+    return result.result
+
+
 class DbtRunner(dg.ConfigurableResource):
     """Runs dbt commands inside this process. Same project, profile and target settings as
     dagster-dbt's `DbtCliResource`."""
@@ -133,26 +177,13 @@ class DbtRunner(dg.ConfigurableResource):
     target: str
 
     def _common_args(self, target_path: Path, project_dir: str | None = None) -> list[str]:
-        return [
-            "--project-dir",
-            project_dir or self.project_dir,
-            "--profiles-dir",
-            self.profiles_dir,
-            "--target",
-            self.target,
-            "--target-path",
-            os.fspath(target_path),
-            "--log-path",
-            os.fspath(target_path),
-            # dbt's own console output would repeat what on_event logs
-            "--quiet",
-        ]
+        return _dbt_args(
+            project_dir or self.project_dir, self.profiles_dir, self.target, target_path
+        )
 
     def _manifest(self) -> Manifest:
         """The project parsed once per process (per project files and settings): partial parsing
         from the state `ensure_manifest` prepared, so this costs a load, not a parse."""
-        from dbt.cli.main import dbtRunner
-
         from wdc_orchestration.dbt import ensure_manifest, parse_fingerprint
         from wdc_orchestration.settings import DBT_PROJECT_DIR
 
@@ -162,25 +193,13 @@ class DbtRunner(dg.ConfigurableResource):
         key = (os.fspath(project_dir.resolve()), parse_fingerprint(project_dir))
         if key in _MANIFESTS:
             return _MANIFESTS[key]
-        started = time.perf_counter()
-        target_path = Path(tempfile.mkdtemp(prefix="wdc-dbt-parse-"))
-        prepared = project_dir / "target" / "partial_parse.msgpack"
-        if prepared.exists():
-            shutil.copy(prepared, target_path / prepared.name)
-        try:
-            result = dbtRunner().invoke(
-                ["parse", *self._common_args(target_path), "--no-write-json"],
-                send_anonymous_usage_stats=False,
+        with tempfile.TemporaryDirectory(prefix="wdc-dbt-parse-") as scratch:
+            prepared = project_dir / "target" / "partial_parse.msgpack"
+            if prepared.exists():
+                shutil.copy(prepared, Path(scratch) / prepared.name)
+            return parse_project(
+                project_dir, Path(self.profiles_dir), self.target, Path(scratch), write_json=False
             )
-        finally:
-            _close_duckdb_environment()
-            shutil.rmtree(target_path, ignore_errors=True)
-        if not result.success or result.result is None:
-            raise DbtRunError(description=f"dbt could not parse {project_dir}: {result.exception}")
-        _MANIFESTS.clear()  # a changed project or settings replaces the old manifest
-        _MANIFESTS[key] = result.result
-        log.info("dbt project %s loaded in %.2fs", project_dir, time.perf_counter() - started)
-        return result.result
 
     def run(
         self,
