@@ -79,6 +79,16 @@ def test_orchestration_bench_breaks_the_run_down_per_stage() -> None:
     assert positive(stages["dbt build (whole project)"]) and positive(stages["generation"])
     assert positive(orchestration["ratio_orchestrated_to_bare"])
     assert orchestration["raw_rows"] > 0
+    # the same work done bare: the raw gate and the governance steps, as plain function calls
+    same_work = {
+        row["stage"]: row["seconds"]
+        for row in orchestration["rows"]
+        if row["path"] == "bare, same work"
+    }
+    assert positive(same_work["raw gate (Python checks)"])
+    assert positive(same_work["governance policies + publishing"])
+    assert positive(stages["governance policy checks"]) and positive(stages["publishing"])
+    assert positive(orchestration["ratio_orchestrated_to_same_work"])
 
 
 def test_incremental_bench() -> None:

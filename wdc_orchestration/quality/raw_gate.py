@@ -102,7 +102,7 @@ def result_of(
     )
 
 
-def _gate_checks(rules: RawRules) -> list[str]:
+def gate_checks(rules: RawRules) -> list[str]:
     checks = [SCHEMA]
     if rules.key or rules.unique or rules.not_null:
         checks.append(KEYS)
@@ -115,7 +115,7 @@ def build_raw_gate(rules: RawRules, entity: RawEntity) -> dg.AssetChecksDefiniti
     """Schema, keys, values (blocking) and volume (WARN) of one raw entity: one step that reads
     the day's file once."""
     asset_key = raw_asset_key(rules.domain, entity.name)
-    blocking = _gate_checks(rules)
+    blocking = gate_checks(rules)
     specs = [
         dg.AssetCheckSpec(name, asset=asset_key, blocking=True, description=DESCRIPTIONS[name])
         for name in blocking
