@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import NoReturn
 
 from wdc_orchestration.logs import configure_logging
 from wdc_orchestration.settings import PROJECT_ROOT
@@ -163,5 +164,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return args.handler(args)
 
 
+def run() -> NoReturn:
+    """The `wdc` command: `main`, then a fast exit. With dagster, dagster-dbt, dbt and DuckDB
+    loaded, the interpreter's own teardown (freeing every module and object, one by one) took
+    ≈1.2 s after the work was done (measured at SF 1). Everything the run wrote is committed by
+    then: Dagster's event log and DuckLake commit per write, the lake's files are renamed into
+    place, and the log handlers are flushed here."""
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

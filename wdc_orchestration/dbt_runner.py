@@ -120,6 +120,14 @@ def _close_duckdb_environment() -> None:
         environment.close()
 
 
+def _count_statuses(results: Sequence[Any]) -> str:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[str(result.status)] = counts.get(str(result.status), 0) + 1
+    details = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return f"{len(results)} node(s)" + (f": {details}" if details else "")
+
+
 def _message(event: EventMsg) -> str:
     return str(event.info.msg)
 
@@ -210,7 +218,9 @@ class DbtRunner(dg.ConfigurableResource):
         manifest: Mapping[str, Any] | None = None,
         dagster_dbt_translator: DagsterDbtTranslator | None = None,
     ) -> DbtRun:
-        """Run `dbt <args>` to completion; node results go to `step_log`. With a
+        """Run `dbt <args>` to completion; failures and warnings go to `step_log` as they happen,
+        then one summary line (each node's result is an output or check result already; a log
+        line per node would double the run's event-log writes). With a
         `selection_context` (a `@dbt_assets` step), dbt selects the step's asset subset, as
         `DbtCliResource.cli(args, context=context)` does. A failed node does not raise: the caller
         reports what ran, then raises `run.error()` (see `stream`)."""
@@ -240,8 +250,8 @@ class DbtRunner(dg.ConfigurableResource):
                 raw = msg_to_dict(event)
                 if not raw["data"]["node_info"].get("unique_id", "").startswith("unit_test"):
                     events.append(DbtCoreCliEventMessage(raw_event=raw, event_history_metadata={}))
-                if step_log is not None:
-                    (step_log.error if level == "error" else step_log.info)(_message(event))
+                if step_log is not None and level in ("warn", "error"):
+                    (step_log.error if level == "error" else step_log.warning)(_message(event))
             if level == "error":
                 error_lines.append(_message(event))
             log.log(_LOG_LEVELS.get(level, logging.ERROR), "%s", _message(event))
@@ -270,7 +280,13 @@ class DbtRunner(dg.ConfigurableResource):
         ] or error_lines
         if outcome.exception is not None:
             errors.append(f"{type(outcome.exception).__name__}: {outcome.exception}")
-        log.info("dbt %s: %s in %.2fs", command, "ok" if outcome.success else "FAILED", seconds)
+        summary = (
+            f"dbt {command}: {'ok' if outcome.success else 'FAILED'} in {seconds:.2f}s, "
+            + _count_statuses(results)
+        )
+        log.info(summary)
+        if step_log is not None:
+            step_log.info(summary)
         return DbtRun(
             command=command,
             success=bool(outcome.success),
