@@ -172,7 +172,11 @@ def governance(lake: Any, domains: list[str] | None) -> None:
 def stage_of(step_key: str) -> str:
     if step_key.endswith("_policies"):
         return "governance policy checks"
-    if "check" in step_key or "source_tests" in step_key or "quality" in step_key:
+    if (
+        step_key.endswith(("__gate", "references_resolve"))
+        or "check" in step_key
+        or "source_tests" in step_key
+    ):
         return "checks (raw gate)"
     if "__raw__" in step_key:
         return "generation (raw assets)"
