@@ -165,6 +165,46 @@ def test_the_scanner_finds_cpfs_and_emails_planted_in_product_data(two_days: Mes
     }
 
 
+def test_a_nightly_privacy_check_reads_the_runs_days_and_still_catches_a_leak_in_them(
+    two_days: MeshLake,
+) -> None:
+    """An incremental product's data checks read only the run's days (the earlier ones passed in
+    their own runs): a CPF planted on DAY_1 is found by DAY_1's check and by the full scan of
+    `wdc policy check`, and not by DAY_2's nightly check."""
+    import datetime as dt
+
+    from wdc_orchestration.dbt import load_manifest
+    from wdc_orchestration.governance.policies import data_violations, incremental_date_column
+
+    d = DESCRIPTORS["sales.fct_orders"]
+    column = incremental_date_column(load_manifest(), d)
+    assert column == "order_date"
+    settings = get_settings()
+    with two_days.connect() as con:
+        con.execute("detach lakehouse")
+        con.execute(
+            f"attach 'ducklake:{settings.ducklake_catalog}' as real "
+            f"(data_path '{settings.ducklake_data_path}', read_only)"
+        )
+        con.execute("attach ':memory:' as lakehouse")
+        con.execute("create schema lakehouse.sales")
+        con.execute("create table lakehouse.sales.fct_orders as from real.sales.fct_orders")
+        con.execute(
+            f"update lakehouse.sales.fct_orders set channel = 'cliente {VALID_CPF}' "
+            f"where order_id = (select min(order_id) from lakehouse.sales.fct_orders "
+            f"where order_date = date '{DAY_1}')"
+        )
+
+        def privacy(days: tuple[dt.date, dt.date] | None) -> list[str]:
+            found = data_violations(con, d, days, column if days else None)
+            return [v.why for v in found if v.policy == Policy.PRIVACY]
+
+        day_1, day_2 = dt.date.fromisoformat(DAY_1), dt.date.fromisoformat(DAY_2)
+        assert any("channel" in why and "cpf" in why for why in privacy((day_1, day_1)))
+        assert any("channel" in why for why in privacy(None))  # wdc policy check: everything
+        assert privacy((day_2, day_2)) == []
+
+
 def test_wdc_policy_check_and_catalog_on_the_materialised_mesh(
     two_days: MeshLake, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

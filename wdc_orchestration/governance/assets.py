@@ -86,8 +86,11 @@ def build_policy_checks(d: ProductDescriptor) -> dg.AssetChecksDefinition:
         inputs = load_inputs()
         current = inputs.descriptors[d.id]
         published = {d.id: published_contract(lake, d.domain, d.name)}
+        days = run_days(context)
         with lakehouse.get_connection() as conn:
-            violations = evaluate(inputs, conn=conn, published=published, products=[d.id])
+            violations = evaluate(
+                inputs, conn=conn, published=published, products=[d.id], days=days
+            )
         selected = {key.name for key in context.selected_asset_check_keys}
         for policy, found in by_policy(violations, current.id).items():
             if check_name(policy) not in selected:
@@ -111,6 +114,17 @@ def build_policy_checks(d: ProductDescriptor) -> dg.AssetChecksDefinition:
             )
 
     return _policies
+
+
+def run_days(context: dg.AssetCheckExecutionContext) -> tuple[dt.date, dt.date] | None:
+    """The first and last day of a partitioned run (a night, or a single-run backfill), or None
+    for a run without partitions (then the data checks read the whole table)."""
+    tags = context.run.tags
+    start = tags.get("dagster/partition") or tags.get("dagster/asset_partition_range_start")
+    end = tags.get("dagster/partition") or tags.get("dagster/asset_partition_range_end")
+    if not (start and end):
+        return None
+    return dt.date.fromisoformat(start), dt.date.fromisoformat(end)
 
 
 def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:
