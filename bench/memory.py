@@ -26,7 +26,7 @@ from bench.common import (
     temp_lake,
     wdc_materialize,
 )
-from bench.orchestration import prepare_manifest
+from bench.orchestration import prepare_manifest, stage_of
 
 GIB = 1024.0
 
@@ -69,9 +69,13 @@ def measure(
     phases = {"generation": 0.0, "transformation": 0.0}
     seconds = {"generation": 0.0, "transformation": 0.0}
     for key, start, end in windows:
-        phase = "transformation" if key.endswith("_dbt_models") else "generation"
-        if "__raw__" not in key and phase == "generation":
-            continue  # checks and publishing steps: neither phase
+        stage = stage_of(key)
+        if stage.startswith("dbt "):
+            phase = "transformation"
+        elif stage == "generation (raw assets)":
+            phase = "generation"
+        else:
+            continue  # checks, governance and publishing steps: neither phase
         seconds[phase] += end - start
         in_window = [mib for t, mib in run.samples if start <= epoch_started + t <= end]
         phases[phase] = max(phases[phase], max(in_window, default=0.0))
