@@ -176,7 +176,7 @@ def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:
 
 def _snapshot_id(context: dg.AssetExecutionContext) -> str:
     now = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return f"{now}-{context.run_id[:8]}"
+    return f"{now}-{context.run.run_id[:8]}"
 
 
 def build_purge_job(domain: str, entities: dict[str, str]) -> dg.JobDefinition:
