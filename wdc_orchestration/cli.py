@@ -160,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # A new Dagster instance creates its SQLite schema through alembic, a dozen INFO lines.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     configure_logging()
     return args.handler(args)
 
