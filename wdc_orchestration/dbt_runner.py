@@ -78,7 +78,7 @@ class DbtRun:
         details = "\n".join(f"- {message}" for message in self.errors) or "- (no message)"
         return DbtRunError(
             description=f"`dbt {self.command}` failed:\n{details}\n"
-            f"dbt's debug log and artifacts: {self.target_path}",
+            f"dbt's debug log: {self.target_path / 'dbt.log'}",
             metadata={"dbt_target_path": str(self.target_path)},
         )
 
@@ -266,6 +266,9 @@ class DbtRunner(dg.ConfigurableResource):
                         *cleaned,
                         *params.selection_args,
                         *self._common_args(target_path, project_dir),
+                        # results come back as objects: no manifest.json (1 MB) and
+                        # run_results.json to write per invocation (≈0.05-0.2 s each)
+                        "--no-write-json",
                     ],
                     **options,
                 )

@@ -29,6 +29,15 @@ class PseudonymisationKeyError(RuntimeError):
     """No usable key: refusing to pseudonymise (or to publish clear values) without one."""
 
 
+_warned_development_key = False
+
+
+def _warn_development_key() -> None:
+    global _warned_development_key
+    _warned_development_key = True
+    log.warning("%s is not set: using the public DEVELOPMENT key (local lake)", KEY_VARIABLE)
+
+
 def pseudonymisation_key() -> bytes:
     """The key from the environment; the development key only for a local lake."""
     key = os.environ.get(KEY_VARIABLE, "").strip()
@@ -39,7 +48,9 @@ def pseudonymisation_key() -> bytes:
                 f"{KEY_VARIABLE} is not set and the lake is {lake}: set a secret key of at least "
                 f"{MIN_KEY_LENGTH} characters (see .env.example); the development key is public"
             )
-        log.warning("%s is not set: using the public DEVELOPMENT key (local lake)", KEY_VARIABLE)
+        if not _warned_development_key:
+            # once per process: dbt's plugin asks for the key on every dbt invocation
+            _warn_development_key()
         return DEVELOPMENT_KEY.encode()
     if len(key) < MIN_KEY_LENGTH:
         raise PseudonymisationKeyError(
