@@ -18,7 +18,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,24 +25,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from wdc_orchestration.settings import environment, isolated_lake_env
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 JSON_PREFIX = "BENCH_JSON "
-# Settings a benchmark isolates in its temporary folder (never the project's .lake).
-ISOLATED_ENV = (
-    "WDC_LAKE_URL",
-    "WDC_DUCKLAKE_CATALOG",
-    "WDC_DUCKLAKE_DATA_PATH",
-    "DAGSTER_HOME",
-    "WDC_LOG_DIR",
-)
 PACKAGES = ("dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "duckdb", "polars", "pyarrow")
 
 log = logging.getLogger("bench")
 
 
 def setup_logging() -> None:
-    # Dagster flags beta parameters (backfill_policy) once per asset: noise in a report.
-    warnings.filterwarnings("ignore", message=".*is currently in beta.*")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr
     )
@@ -59,17 +50,6 @@ def simulator_entities(domains: Sequence[str] | None = None) -> dict[str, tuple]
         name: importlib.import_module(f"domains.{name}.simulator").ENTITIES
         for name in domain_modules()
         if not domains or name in domains
-    }
-
-
-def lake_env(root: Path) -> dict[str, str]:
-    """The WDC_* settings of a lake under `root` (a fresh DuckLake catalog and instance)."""
-    return {
-        "WDC_LAKE_URL": str(root / "lake"),
-        "WDC_DUCKLAKE_CATALOG": f"sqlite:{root / 'catalog' / 'wdc.sqlite'}",
-        "WDC_DUCKLAKE_DATA_PATH": str(root / "lake" / "lakehouse") + "/",
-        "DAGSTER_HOME": str(root / "dagster_home"),
-        "WDC_LOG_DIR": str(root / "logs"),
     }
 
 
@@ -90,16 +70,10 @@ def temp_lake(prefix: str, keep: bool = False) -> Iterator[Path]:
         root = Path(tempfile.mkdtemp(prefix=f"wdc-bench-{prefix}-"))
     # `dagster` commands insist that DAGSTER_HOME exists
     (root / "dagster_home").mkdir(exist_ok=True)
-    saved = {name: os.environ.get(name) for name in ISOLATED_ENV}
-    os.environ.update(lake_env(root))
     try:
-        yield root
+        with environment(isolated_lake_env(root)):
+            yield root
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         if not keep:
             subprocess.run(["rm", "-rf", str(root)], check=False)
 
@@ -265,21 +239,56 @@ def domains_arg(domains: Sequence[str] | None) -> list[str]:
     return ["--domains", ",".join(domains)] if domains else []
 
 
-def wdc_materialize(start: str, end: str | None, scale_factor: float, *extra: str) -> list[str]:
-    return python_command(
-        "-m",
-        "wdc_orchestration.cli",
-        "materialize",
-        "--start",
-        start,
-        "--end",
-        end or start,
-        "--scale-factor",
-        str(scale_factor),
-        "--log-level",
-        "WARNING",
-        *extra,
-    )
+def materialize_day(
+    day: dt.date, scale_factor: float, seed: int, domains: Sequence[str] | None, what: str
+) -> ProcessRun:
+    """One day of the mesh through `wdc materialize` in a fresh process (a nightly run), timed;
+    the benchmark stops when it fails."""
+    command = python_command(
+        "-m", "wdc_orchestration.cli", "materialize",
+        "--start", day.isoformat(), "--end", day.isoformat(),
+        "--scale-factor", str(scale_factor), "--seed", str(seed),
+        "--log-level", "WARNING", *domains_arg(domains),
+    )  # fmt: skip
+    return check(run_process(command), what)
+
+
+@dataclass(frozen=True)
+class RunTimeline:
+    """Epoch seconds of the last run of an instance: its start and end, and each step's."""
+
+    started: float
+    ended: float
+    steps: list[tuple[str, float, float]]  # (step key, start, end)
+
+
+def last_run_timeline(dagster_home: Path) -> RunTimeline:
+    """The timeline of the last run recorded in `dagster_home`, from its event log."""
+    import dagster as dg
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    with dg.DagsterInstance.get() as instance:
+        (run,) = instance.get_runs(limit=1)
+        starts: dict[str, float] = {}
+        steps: list[tuple[str, float, float]] = []
+        started = ended = None
+        for record in instance.all_logs(run.run_id):
+            event = record.dagster_event
+            if event is None:
+                continue
+            kind = event.event_type
+            if kind == dg.DagsterEventType.RUN_START:
+                started = record.timestamp
+            elif kind in (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE):
+                ended = record.timestamp
+            elif kind == dg.DagsterEventType.STEP_START:
+                starts[event.step_key] = record.timestamp
+            elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE) and (
+                event.step_key in starts
+            ):
+                steps.append((event.step_key, starts[event.step_key], record.timestamp))
+    assert started is not None and ended is not None, "the run has no start/end events"
+    return RunTimeline(started, ended, steps)
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:

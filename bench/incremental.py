@@ -23,17 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    check,
     comma_list,
-    domains_arg,
     log,
+    materialize_day,
     report,
-    run_process,
     setup_logging,
     simulator_entities,
     target,
     temp_lake,
-    wdc_materialize,
 )
 from bench.orchestration import prepare_manifest, run_breakdown, wipe_lake
 
@@ -76,14 +73,7 @@ def nightly(
     day: dt.date, scale_factor: float, seed: int, domains: list[str] | None, root: Path
 ) -> dict[str, Any]:
     started = time.time()
-    run = check(
-        run_process(
-            wdc_materialize(
-                day.isoformat(), None, scale_factor, "--seed", str(seed), *domains_arg(domains)
-            )
-        ),
-        f"wdc materialize {day}",
-    )
+    run = materialize_day(day, scale_factor, seed, domains, f"wdc materialize {day}")
     match = DAY_LINE.search(run.stderr)
     return {
         "process_seconds": run.seconds,

@@ -10,62 +10,30 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import time
 from pathlib import Path
 
 from bench.common import (
-    check,
     comma_list,
-    domains_arg,
+    last_run_timeline,
     log,
+    materialize_day,
     report,
-    run_process,
     setup_logging,
     target,
     temp_lake,
-    wdc_materialize,
 )
 from bench.orchestration import prepare_manifest, stage_of
 
 GIB = 1024.0
 
 
-def step_windows(dagster_home: Path) -> list[tuple[str, float, float]]:
-    """(step key, start, end) epoch seconds of the last run's steps."""
-    import dagster as dg
-
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    with dg.DagsterInstance.get() as instance:
-        (run,) = instance.get_runs(limit=1)
-        starts, windows = {}, []
-        for record in instance.all_logs(run.run_id):
-            event = record.dagster_event
-            if event is None or event.step_key is None:
-                continue
-            if event.event_type == dg.DagsterEventType.STEP_START:
-                starts[event.step_key] = record.timestamp
-            elif event.event_type in (
-                dg.DagsterEventType.STEP_SUCCESS,
-                dg.DagsterEventType.STEP_FAILURE,
-            ):
-                windows.append((event.step_key, starts[event.step_key], record.timestamp))
-    return windows
-
-
 def measure(
     day: dt.date, scale_factor: float, seed: int, root: Path, domains: list[str] | None
 ) -> dict:
     epoch_started = time.time()
-    run = check(
-        run_process(
-            wdc_materialize(
-                day.isoformat(), None, scale_factor, "--seed", str(seed), *domains_arg(domains)
-            )
-        ),
-        f"wdc materialize at SF {scale_factor}",
-    )
-    windows = step_windows(root / "dagster_home")
+    run = materialize_day(day, scale_factor, seed, domains, f"wdc materialize at SF {scale_factor}")
+    windows = last_run_timeline(root / "dagster_home").steps
     phases = {"generation": 0.0, "transformation": 0.0}
     seconds = {"generation": 0.0, "transformation": 0.0}
     for key, start, end in windows:

@@ -31,7 +31,9 @@ from bench.common import (
     check,
     comma_list,
     domains_arg,
+    last_run_timeline,
     log,
+    materialize_day,
     python_command,
     report,
     run_process,
@@ -39,7 +41,6 @@ from bench.common import (
     simulator_entities,
     target,
     temp_lake,
-    wdc_materialize,
 )
 
 BARE_PREFIX = "BARE_TIMINGS "
@@ -189,35 +190,16 @@ def stage_of(step_key: str) -> str:
 
 def run_breakdown(dagster_home: Path, process_started: float, process_ended: float) -> dict:
     """Seconds per stage of the last run in the instance, from its event log."""
-    import dagster as dg
-
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
-    with dg.DagsterInstance.get() as instance:
-        (run,) = instance.get_runs(limit=1)
-        starts: dict[str, float] = {}
-        stages: dict[str, float] = defaultdict(float)
-        run_start = run_end = None
-        for record in instance.all_logs(run.run_id):
-            event = record.dagster_event
-            if event is None:
-                continue
-            kind = event.event_type
-            if kind == dg.DagsterEventType.RUN_START:
-                run_start = record.timestamp
-            elif kind in (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE):
-                run_end = record.timestamp
-            elif kind == dg.DagsterEventType.STEP_START:
-                starts[event.step_key] = record.timestamp
-            elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE) and (
-                event.step_key in starts
-            ):
-                stages[stage_of(event.step_key)] += record.timestamp - starts[event.step_key]
-    assert run_start is not None and run_end is not None, "the run has no start/end events"
+    timeline = last_run_timeline(dagster_home)
+    stages: dict[str, float] = defaultdict(float)
+    for key, start, end in timeline.steps:
+        stages[stage_of(key)] += end - start
     return {
-        "dagster start-up (process start -> run start)": run_start - process_started,
+        "dagster start-up (process start -> run start)": timeline.started - process_started,
         **dict(stages),
-        "dagster run overhead (between steps)": (run_end - run_start) - sum(stages.values()),
-        "process exit (run end -> exit)": process_ended - run_end,
+        "dagster run overhead (between steps)": (timeline.ended - timeline.started)
+        - sum(stages.values()),
+        "process exit (run end -> exit)": process_ended - timeline.ended,
     }
 
 
@@ -245,14 +227,7 @@ def measure(
         )
     wipe_lake(root)
     wall_started = time.time()
-    orchestrated = check(
-        run_process(
-            wdc_materialize(
-                day.isoformat(), None, scale_factor, "--seed", str(seed), *domains_arg(domains)
-            )
-        ),
-        "wdc materialize",
-    )
+    orchestrated = materialize_day(day, scale_factor, seed, domains, "wdc materialize")
     breakdown = run_breakdown(root / "dagster_home", wall_started, time.time())
     return {"bare": processes["bare"], "bare_timings": timings["bare"],
             "same_work": processes["same_work"], "same_work_timings": timings["same_work"],

@@ -3,7 +3,6 @@ mesh materialised into it for real at a tiny scale factor."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,21 +10,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from wdc_orchestration.settings import get_settings
+from wdc_orchestration.settings import environment, get_settings, isolated_lake_env
 
 TEST_SCALE_FACTOR = 0.01
 DAY_1 = "2026-11-01"
 DAY_2 = "2026-11-02"
-
-# Everything a run writes goes to the session's temporary folder; the extension directory stays
-# project-local (it is a cache of the PyPI wheels, not state).
-_ISOLATED = (
-    "WDC_LAKE_URL",
-    "WDC_DUCKLAKE_CATALOG",
-    "WDC_DUCKLAKE_DATA_PATH",
-    "DAGSTER_HOME",
-    "WDC_LOG_DIR",
-)
 
 
 @dataclass(frozen=True)
@@ -54,25 +43,16 @@ class MeshLake:
 
 @pytest.fixture(scope="session")
 def test_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshLake]:
+    """Everything a run writes goes to the session's temporary folder; the extension directory
+    stays project-local (it is a cache of the PyPI wheels, not state)."""
     root = tmp_path_factory.mktemp("wdc")
-    saved = {name: os.environ.get(name) for name in (*_ISOLATED, "WDC_SEED", "WDC_SCALE_FACTOR")}
-    os.environ.update(
-        {
-            "WDC_LAKE_URL": str(root / "lake"),
-            "WDC_DUCKLAKE_CATALOG": f"sqlite:{root / 'catalog' / 'wdc.sqlite'}",
-            "WDC_DUCKLAKE_DATA_PATH": str(root / "lake" / "lakehouse") + "/",
-            "DAGSTER_HOME": str(root / "dagster_home"),
-            "WDC_LOG_DIR": str(root / "logs"),
-            "WDC_SEED": "42",
-            "WDC_SCALE_FACTOR": str(TEST_SCALE_FACTOR),
-        }
-    )
-    yield MeshLake(root)
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    settings = {
+        **isolated_lake_env(root),
+        "WDC_SEED": "42",
+        "WDC_SCALE_FACTOR": str(TEST_SCALE_FACTOR),
+    }
+    with environment(settings):
+        yield MeshLake(root)
 
 
 @pytest.fixture(scope="session")

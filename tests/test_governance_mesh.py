@@ -175,6 +175,7 @@ def test_a_nightly_privacy_check_reads_the_runs_days_and_still_catches_a_leak_in
 
     from wdc_orchestration.dbt import load_manifest
     from wdc_orchestration.governance.policies import data_violations, incremental_date_column
+    from wdc_orchestration.run_window import RunWindow
 
     d = DESCRIPTORS["sales.fct_orders"]
     column = incremental_date_column(load_manifest(), d)
@@ -195,14 +196,14 @@ def test_a_nightly_privacy_check_reads_the_runs_days_and_still_catches_a_leak_in
             f"where order_date = date '{DAY_1}')"
         )
 
-        def privacy(days: tuple[dt.date, dt.date] | None) -> list[str]:
-            found = data_violations(con, d, days, column if days else None)
+        def privacy(window: RunWindow | None) -> list[str]:
+            found = data_violations(con, d, window, column if window else None)
             return [v.why for v in found if v.policy == Policy.PRIVACY]
 
         day_1, day_2 = dt.date.fromisoformat(DAY_1), dt.date.fromisoformat(DAY_2)
-        assert any("channel" in why and "cpf" in why for why in privacy((day_1, day_1)))
+        assert any("channel" in why and "cpf" in why for why in privacy(RunWindow(day_1, day_1)))
         assert any("channel" in why for why in privacy(None))  # wdc policy check: everything
-        assert privacy((day_2, day_2)) == []
+        assert privacy(RunWindow(day_2, day_2)) == []
 
 
 def test_wdc_policy_check_and_catalog_on_the_materialised_mesh(

@@ -10,7 +10,8 @@ import pytest
 from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
-from wdc_orchestration.resources.lake import LakeStorage, LocalLakeStorage, S3LakeStorage
+from wdc_orchestration.resources.lake import LakeStorage, LocalLakeStorage
+from wdc_orchestration.resources.s3_lake import S3LakeStorage
 
 
 @pytest.fixture(scope="module")

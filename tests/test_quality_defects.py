@@ -36,7 +36,7 @@ from wdc_orchestration.quality.evaluate import KEYS, REFERENCES, SCHEMA, VALUES
 from wdc_orchestration.quality.incidents import Incident, list_incidents
 from wdc_orchestration.quality.notifier import ALERT_LOG_NAME
 from wdc_orchestration.resources.lake import LocalLakeStorage
-from wdc_orchestration.settings import get_settings
+from wdc_orchestration.settings import environment, get_settings, isolated_lake_env
 
 DAY_3 = "2026-11-03"
 
@@ -123,24 +123,8 @@ def _copy_lake(source: MeshLake, target: Path) -> None:
 def defect_lake(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshLake]:
     root = tmp_path_factory.mktemp("wdc-defects")
     _copy_lake(two_days, root)
-    names = ("WDC_LAKE_URL", "WDC_DUCKLAKE_CATALOG", "WDC_DUCKLAKE_DATA_PATH", "DAGSTER_HOME")
-    names += ("WDC_LOG_DIR",)
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update(
-        {
-            "WDC_LAKE_URL": str(root / "lake"),
-            "WDC_DUCKLAKE_CATALOG": f"sqlite:{root / 'catalog' / 'wdc.sqlite'}",
-            "WDC_DUCKLAKE_DATA_PATH": str(root / "lake" / "lakehouse") + "/",
-            "DAGSTER_HOME": str(root / "dagster_home"),
-            "WDC_LOG_DIR": str(root / "logs"),
-        }
-    )
-    yield MeshLake(root)
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    with environment(isolated_lake_env(root)):
+        yield MeshLake(root)
 
 
 def _fingerprints(lake: MeshLake) -> dict[str, tuple[int, str]]:

@@ -82,6 +82,7 @@ def ensure_manifest() -> Path:
             project.profiles_dir,
             DBT_TARGET,
             manifest.parent,
+            fingerprint=fingerprint,
             write_json=True,
         )
         stamp.write_text(fingerprint)

@@ -149,14 +149,23 @@ def _dbt_args(project_dir: str, profiles_dir: str, target: str, target_path: Pat
     ]
 
 
+def _manifest_key(project_dir: Path, fingerprint: str) -> tuple[str, str]:
+    return os.fspath(project_dir.resolve()), fingerprint
+
+
 def parse_project(
-    project_dir: Path, profiles_dir: Path, target: str, target_path: Path, *, write_json: bool
+    project_dir: Path,
+    profiles_dir: Path,
+    target: str,
+    target_path: Path,
+    *,
+    fingerprint: str,
+    write_json: bool,
 ) -> Manifest:
     """`dbt parse` in this process (partial parsing when `target_path` holds the state); the
-    manifest is kept for this process's later invocations of the same project and settings."""
+    manifest is kept for this process's later invocations of the same project and settings
+    (`fingerprint`: `dbt.parse_fingerprint` of them)."""
     from dbt.cli.main import dbtRunner
-
-    from wdc_orchestration.dbt import parse_fingerprint
 
     started = time.perf_counter()
     args = _dbt_args(os.fspath(project_dir), os.fspath(profiles_dir), target, target_path)
@@ -171,7 +180,7 @@ def parse_project(
     if not result.success or result.result is None:
         raise DbtRunError(description=f"dbt could not parse {project_dir}: {result.exception}")
     _MANIFESTS.clear()  # a changed project or settings replaces the old manifest
-    _MANIFESTS[(os.fspath(project_dir.resolve()), parse_fingerprint(project_dir))] = result.result
+    _MANIFESTS[_manifest_key(project_dir, fingerprint)] = result.result
     log.info("dbt project %s parsed in %.2fs", project_dir, time.perf_counter() - started)
     return result.result
 
@@ -196,9 +205,12 @@ class DbtRunner(dg.ConfigurableResource):
         from wdc_orchestration.settings import DBT_PROJECT_DIR
 
         project_dir = Path(self.project_dir)
-        if project_dir.resolve() == DBT_PROJECT_DIR.resolve():
-            ensure_manifest()  # prepares the partial-parse state when the project changed
-        key = (os.fspath(project_dir.resolve()), parse_fingerprint(project_dir))
+        fingerprint = parse_fingerprint(project_dir)
+        key = _manifest_key(project_dir, fingerprint)
+        if key not in _MANIFESTS and project_dir.resolve() == DBT_PROJECT_DIR.resolve():
+            # prepares the partial-parse state when the project changed (a parse it makes is
+            # kept, and then there is nothing left to load)
+            ensure_manifest()
         if key in _MANIFESTS:
             return _MANIFESTS[key]
         with tempfile.TemporaryDirectory(prefix="wdc-dbt-parse-") as scratch:
@@ -206,7 +218,12 @@ class DbtRunner(dg.ConfigurableResource):
             if prepared.exists():
                 shutil.copy(prepared, Path(scratch) / prepared.name)
             return parse_project(
-                project_dir, Path(self.profiles_dir), self.target, Path(scratch), write_json=False
+                project_dir,
+                Path(self.profiles_dir),
+                self.target,
+                Path(scratch),
+                fingerprint=fingerprint,
+                write_json=False,
             )
 
     def run(

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from wdc_orchestration.settings import environment
+
 # environment variable -> DuckDB session variable the window macros read
 MIN_DATE_ENV = "WDC_RUN_MIN_DATE"
 MAX_DATE_ENV = "WDC_RUN_MAX_DATE"
@@ -46,6 +48,16 @@ class RunWindow:
         return {MIN_DATE_ENV: self.min_date.isoformat(), MAX_DATE_ENV: self.max_date.isoformat()}
 
 
+def run_window_of(tags: Mapping[str, str]) -> RunWindow | None:
+    """The days a Dagster run covers, from its tags: one partition, or a single-run backfill's
+    range; None for a run without partitions."""
+    first = tags.get("dagster/partition") or tags.get("dagster/asset_partition_range_start")
+    last = tags.get("dagster/partition") or tags.get("dagster/asset_partition_range_end")
+    if not (first and last):
+        return None
+    return RunWindow(dt.date.fromisoformat(first), dt.date.fromisoformat(last))
+
+
 def window_from_env(environ: Mapping[str, str] = os.environ) -> RunWindow | None:
     """The window the orchestrator set, or None (a plain `dbt build`: everything)."""
     values = {name: environ.get(name, "").strip() for name in DUCKDB_VARIABLES}
@@ -66,16 +78,8 @@ def window_from_env(environ: Mapping[str, str] = os.environ) -> RunWindow | None
 
 @contextmanager
 def run_window_environment(window: RunWindow) -> Iterator[None]:
-    """Expose `window` to subprocesses started inside the block (dagster-dbt copies os.environ
-    when it starts dbt), then restore the environment. Dagster runs a run's steps one at a time
-    per process, so no other step sees the window."""
-    saved = {name: os.environ.get(name) for name in DUCKDB_VARIABLES}
-    os.environ.update(window.as_env())
-    try:
+    """Expose `window` to the dbt invocations made inside the block (dbt-duckdb's plugin reads it
+    when dbt opens its database), then restore the environment. Dagster runs a run's steps one at
+    a time per process, so no other step sees the window."""
+    with environment(window.as_env()):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

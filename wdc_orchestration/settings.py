@@ -4,6 +4,8 @@ needs nothing set: a git-ignored lake folder in the project and a SQLite DuckLak
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,6 +26,34 @@ def _env(name: str, default: str) -> str:
     load_dotenv_once()
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set `values` in `os.environ` for the block (subprocesses started in it inherit them), then
+    restore what was there before."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def isolated_lake_env(root: Path) -> dict[str, str]:
+    """The settings of a self-contained lake under `root` (lake folder, SQLite DuckLake catalog,
+    Dagster instance, log folder): how tests and benchmarks stay out of the project's `.lake`."""
+    return {
+        "WDC_LAKE_URL": str(root / "lake"),
+        "WDC_DUCKLAKE_CATALOG": f"sqlite:{root / 'catalog' / 'wdc.sqlite'}",
+        "WDC_DUCKLAKE_DATA_PATH": str(root / "lake" / "lakehouse") + "/",
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "WDC_LOG_DIR": str(root / "logs"),
+    }
 
 
 def is_remote(url: str) -> bool:

@@ -38,6 +38,7 @@ from wdc_orchestration.governance.violations import Policy
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
+from wdc_orchestration.run_window import run_window_of
 
 POLICY_DESCRIPTIONS = {
     Policy.SECURITY: "Reads across domains only through products that list the reader.",
@@ -86,10 +87,11 @@ def build_policy_checks(d: ProductDescriptor) -> dg.AssetChecksDefinition:
         inputs = load_inputs()
         current = inputs.descriptors[d.id]
         published = {d.id: published_contract(lake, d.domain, d.name)}
-        days = run_days(context)
+        # a run without partitions has no window: then the data checks read the whole table
+        window = run_window_of(context.run.tags)
         with lakehouse.get_connection() as conn:
             violations = evaluate(
-                inputs, conn=conn, published=published, products=[d.id], days=days
+                inputs, conn=conn, published=published, products=[d.id], window=window
             )
         selected = {key.name for key in context.selected_asset_check_keys}
         for policy, found in by_policy(violations, current.id).items():
@@ -114,17 +116,6 @@ def build_policy_checks(d: ProductDescriptor) -> dg.AssetChecksDefinition:
             )
 
     return _policies
-
-
-def run_days(context: dg.AssetCheckExecutionContext) -> tuple[dt.date, dt.date] | None:
-    """The first and last day of a partitioned run (a night, or a single-run backfill), or None
-    for a run without partitions (then the data checks read the whole table)."""
-    tags = context.run.tags
-    start = tags.get("dagster/partition") or tags.get("dagster/asset_partition_range_start")
-    end = tags.get("dagster/partition") or tags.get("dagster/asset_partition_range_end")
-    if not (start and end):
-        return None
-    return dt.date.fromisoformat(start), dt.date.fromisoformat(end)
 
 
 def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:

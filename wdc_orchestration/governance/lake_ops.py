@@ -21,10 +21,8 @@ def delete_keys(lake: LakeStorage, keys: Iterable[str]) -> list[str]:
         return []
     if isinstance(lake, LocalLakeStorage):
         _delete_local(lake, keys)
-    elif lake.url().startswith("s3://"):
-        _delete_s3(lake, keys)
     else:
-        raise TypeError(f"cannot delete from {type(lake).__name__}")
+        _delete_s3(lake, keys)
     return keys
 
 

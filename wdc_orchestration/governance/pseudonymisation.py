@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import logging
 import os
+from functools import cache
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +30,8 @@ class PseudonymisationKeyError(RuntimeError):
     """No usable key: refusing to pseudonymise (or to publish clear values) without one."""
 
 
-_warned_development_key = False
-
-
+@cache  # once per process: dbt's plugin asks for the key on every dbt invocation
 def _warn_development_key() -> None:
-    global _warned_development_key
-    _warned_development_key = True
     log.warning("%s is not set: using the public DEVELOPMENT key (local lake)", KEY_VARIABLE)
 
 
@@ -48,9 +45,7 @@ def pseudonymisation_key() -> bytes:
                 f"{KEY_VARIABLE} is not set and the lake is {lake}: set a secret key of at least "
                 f"{MIN_KEY_LENGTH} characters (see .env.example); the development key is public"
             )
-        if not _warned_development_key:
-            # once per process: dbt's plugin asks for the key on every dbt invocation
-            _warn_development_key()
+        _warn_development_key()
         return DEVELOPMENT_KEY.encode()
     if len(key) < MIN_KEY_LENGTH:
         raise PseudonymisationKeyError(

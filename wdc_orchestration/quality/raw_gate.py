@@ -34,6 +34,7 @@ from wdc_orchestration.quality.rules import RawRules, Reference
 from wdc_orchestration.raw import MANIFEST_NAME, partition_prefix, raw_asset_key
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
+from wdc_orchestration.run_window import run_window_of
 
 # Metadata the quarantine sensor reads from a failed check.
 FAILED_PARTITIONS = "wdc/failed_partitions"
@@ -52,14 +53,12 @@ DESCRIPTIONS = {
 
 def run_partition_keys(context: dg.AssetCheckExecutionContext) -> list[str]:
     """The days a run covers (one, or a single-run backfill range), from its tags."""
-    tags = context.run.tags
-    if "dagster/partition" in tags:
-        return [tags["dagster/partition"]]
-    start = tags.get("dagster/asset_partition_range_start")
-    end = tags.get("dagster/asset_partition_range_end")
-    if start and end:
-        return daily_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
-    raise dg.Failure("the raw gate runs on a partitioned run (a day or a range of days)")
+    window = run_window_of(context.run.tags)
+    if window is None:
+        raise dg.Failure("the raw gate runs on a partitioned run (a day or a range of days)")
+    return daily_partitions.get_partition_keys_in_range(
+        dg.PartitionKeyRange(window.min_date.isoformat(), window.max_date.isoformat())
+    )
 
 
 def file_key(rules: RawRules, entity: RawEntity, day: str) -> str:

@@ -8,7 +8,6 @@ import os
 import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 
@@ -113,12 +112,3 @@ def lake_storage_from_settings(settings: Settings) -> LakeStorage:
             region_name=dg.EnvVar("AWS_REGION").get_value() or None,
         ),
     )
-
-
-def __getattr__(name: str) -> Any:
-    # `from wdc_orchestration.resources.lake import S3LakeStorage` keeps working, lazily.
-    if name == "S3LakeStorage":
-        from wdc_orchestration.resources.s3_lake import S3LakeStorage
-
-        return S3LakeStorage
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

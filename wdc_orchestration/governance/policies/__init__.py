@@ -4,7 +4,6 @@ both call it, so CI and the orchestrator enforce the same rules."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from wdc_orchestration.governance.policies.versioning import check_versioning
 from wdc_orchestration.governance.pseudonymisation import PSEUDONYM_PATTERN
 from wdc_orchestration.governance.scanner import scan_relation
 from wdc_orchestration.governance.violations import Policy, Violation
+from wdc_orchestration.run_window import RunWindow
 
 log = logging.getLogger(__name__)
 
@@ -109,24 +109,23 @@ def incremental_date_column(manifest: Mapping[str, Any], d: ProductDescriptor) -
 def data_violations(
     conn: duckdb.DuckDBPyConnection,
     d: ProductDescriptor,
-    days: tuple[dt.date, dt.date] | None = None,
+    window: RunWindow | None = None,
     date_column: str | None = None,
 ) -> list[Violation]:
-    """Contract and privacy checks on the product's DuckLake table (its SQL port). With `days`
-    and the product's `date_column`, the data-level checks read only those days' rows: a nightly
-    run replaced only them, and the earlier days passed in their own runs (so the cost of a night
-    does not grow with the history); the schema is always the whole table's."""
+    """Contract and privacy checks on the product's DuckLake table (its SQL port). With a run
+    `window` and the product's `date_column`, the data-level checks read only the window's rows:
+    a nightly run replaced only them, and the earlier days passed in their own runs (so the cost
+    of a night does not grow with the history); the schema is always the whole table's."""
     actual = table_columns(conn, d)
     if actual is None:
         log.info("%s: no table %s yet, data-level checks skipped", d.id, d.sql_port)
         return []
     found = check_table_matches_contract(d, actual)
     relation = f'lakehouse."{d.domain}"."{d.name}"'
-    if days is not None and date_column is not None and date_column in actual:
-        first, last = days
+    if window is not None and date_column is not None and date_column in actual:
         relation = (
-            f'(select * from {relation} where "{date_column}" '
-            f"between date '{first.isoformat()}' and date '{last.isoformat()}')"
+            f'(select * from {relation} where "{date_column}" between '
+            f"date '{window.min_date.isoformat()}' and date '{window.max_date.isoformat()}')"
         )
     bad_pseudonyms = {
         c.name: conn.execute(
@@ -146,17 +145,17 @@ def evaluate(
     conn: duckdb.DuckDBPyConnection | None = None,
     published: Mapping[str, ProductDescriptor | None] | None = None,
     products: Iterable[str] | None = None,
-    days: tuple[dt.date, dt.date] | None = None,
+    window: RunWindow | None = None,
 ) -> list[Violation]:
     """Every violation: static always, data-level when `conn` is given, versioning when the last
     published contracts are given. `products` limits the per-product data and versioning work;
-    `days` (a run's first and last day) limits the data of incremental products to them."""
+    a run's `window` limits the data of incremental products to its days."""
     selected = [inputs.descriptors[p] for p in (products or inputs.descriptors)]
     found = static_violations(inputs)
     for d in selected:
         if conn is not None:
-            column = incremental_date_column(inputs.manifest, d) if days else None
-            found.extend(data_violations(conn, d, days, column))
+            column = incremental_date_column(inputs.manifest, d) if window else None
+            found.extend(data_violations(conn, d, window, column))
         if published is not None:
             found.extend(check_versioning(d, published.get(d.id)))
     return sorted(set(found), key=lambda v: (v.product, v.rule, v.why))
