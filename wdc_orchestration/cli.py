@@ -7,7 +7,6 @@ import datetime as dt
 import logging
 import os
 import sys
-import time
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -61,54 +60,26 @@ def materialize(args: argparse.Namespace) -> int:
         run_config["ops"] = defects_run_config(job, defects)
         log.warning("planting defects %s in freshly landed raw days", ", ".join(defects))
     log.info("materialising %s for %d day(s), domains=%s", MESH_JOB, len(days), domains or "all")
-    for number, day in enumerate(days, start=1):
-        started = time.perf_counter()
-        log.info("day %d/%d: %s ...", number, len(days), day)
-        result = job.execute_in_process(
-            partition_key=day.isoformat(),
-            instance=instance,
-            raise_on_error=False,
-            run_config=run_config,
-        )
-        failed_checks = [
-            evaluation
-            for evaluation in result.get_asset_check_evaluations()
-            if not evaluation.passed
-        ]
-        materialized = len(result.get_asset_materialization_events())
-        for evaluation in failed_checks:
-            log.error(
-                "check failed: %s on %s (%s): %s",
-                evaluation.check_name,
-                evaluation.asset_key.to_user_string(),
-                evaluation.severity.value,
-                evaluation.description or evaluation.metadata,
-            )
-        failed_steps = [event.step_key for event in result.get_step_failure_events()]
-        for event in result.get_step_failure_events():
-            log.error("step failed: %s: %s", event.step_key, event.event_specific_data.error)
-        error_checks = [e for e in failed_checks if e.severity.value == "ERROR"]
-        if failed_checks or not result.success:
-            # No daemon runs the quality sensors here: do what they would (quarantine, incidents,
-            # alerts), idempotently, so the UI's sensors later repeat none of it.
-            from wdc_orchestration.quality.cli_support import enforce_quality
+    from wdc_orchestration.mesh_run import log_day, run_day
 
-            enforce_quality(instance, result.run_id)
-        log.info(
-            "day %d/%d: %s %s in %.1fs: %d asset materialisations, %d checks (%d failed), run %s",
-            number,
+    failed: list[str] = []
+    for number, day in enumerate(days, start=1):
+        log.info("day %d/%d: %s ...", number, len(days), day)
+        outcome = run_day(job, instance, day, run_config)
+        log_day(outcome, number, len(days))
+        if not outcome.ok:
+            # A failed day is quarantined and published nothing: the next day does not build on
+            # it (write-audit-publish), so go on; `wdc quarantine retry` rebuilds it later.
+            failed.append(day.isoformat())
+    if failed:
+        log.error(
+            "%d of %d day(s) failed: %s. See `wdc quarantine list` and the runs in the UI "
+            "(wdc dev); `wdc quarantine retry --domain D --day YYYY-MM-DD` once fixed.",
+            len(failed),
             len(days),
-            day,
-            "ok" if result.success and not error_checks else "FAILED",
-            time.perf_counter() - started,
-            materialized,
-            len(result.get_asset_check_evaluations()),
-            len(failed_checks),
-            result.run_id,
+            ", ".join(failed),
         )
-        if not result.success or failed_steps or error_checks:
-            log.error("stopping: later days build on this one. See the run in the UI (wdc dev).")
-            return 1
+        return 1
     return 0
 
 
@@ -148,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wdc_orchestration.governance.cli import register as register_governance
 
     register_governance(commands)  # `wdc policy check|iam|purge`, `wdc catalog`
+    from wdc_orchestration.quality.cli import register as register_quality
+
+    register_quality(commands)  # `wdc quarantine list|retry`
     return parser
 
 

@@ -329,9 +329,9 @@ class DbtRunner(dg.ConfigurableResource):
         )
 
 
-def asset_events(run: DbtRun, context: dg.AssetExecutionContext) -> Iterator[Any]:
-    """The Dagster events of what `run` did (outputs, check results), then the failure when dbt
-    failed: the models that did build stay reported. A successful run's artifacts are removed."""
+def translated_events(run: DbtRun, context: dg.AssetExecutionContext) -> Iterator[Any]:
+    """The Dagster events of what `run` did (outputs, check results), as dagster-dbt translates
+    dbt's result events; whether dbt failed is the caller's to report (`run.error()`)."""
     manifest, translator, project = get_manifest_and_translator_from_dbt_assets(
         [context.assets_def]
     )
@@ -343,6 +343,3 @@ def asset_events(run: DbtRun, context: dg.AssetExecutionContext) -> Iterator[Any
             target_path=run.target_path,
             project=project,
         )
-    if not run.success:
-        raise run.error()
-    run.cleanup()

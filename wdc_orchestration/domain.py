@@ -1,65 +1,95 @@
 """The domain factory: a domain declares what it is and what its source system exports; the
 platform builds its raw assets, its dbt assets, its jobs and schedule, as one code location."""
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-
 import dagster as dg
-from dagster_dbt import dbt_assets
+from dagster_dbt.asset_utils import (
+    DAGSTER_DBT_EXCLUDE_METADATA_KEY,
+    DAGSTER_DBT_SELECT_METADATA_KEY,
+    build_dbt_specs,
+)
 
-from wdc_orchestration.dbt import dbt_project, ensure_manifest, load_manifest, translator
-from wdc_orchestration.dbt_runner import DbtRunner, asset_events
-from wdc_orchestration.generation.request import RawEntity
-from wdc_orchestration.lakehouse_metadata import with_lakehouse_metadata
+from wdc_orchestration.audited_build import write_audit_publish
+from wdc_orchestration.dbt import dbt_project, load_manifest, translator
+from wdc_orchestration.dbt_runner import DbtRunner
+from wdc_orchestration.domain_spec import AuditGate, DomainPlugin, DomainSpec
 from wdc_orchestration.logs import configure_logging
 from wdc_orchestration.partitions import MESH_TIMEZONE, daily_partitions
 from wdc_orchestration.raw import build_raw_asset
+from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
 from wdc_orchestration.resources.registry import build_resources
 from wdc_orchestration.run_window import RunWindow, run_window_environment
 
-# DuckLake on a SQLite catalog takes one writer at a time: dbt steps of every domain queue here.
+__all__ = ["DomainSpec", "DomainPlugin", "LAKEHOUSE_POOL", "build_domain_definitions"]
+
+# Writers of the DuckLake catalog queue here. A SQLite catalog takes one writer at a time (readers
+# are fine beside it): the instance's limit for this pool is 1 then.
 LAKEHOUSE_POOL = "ducklake"
 
 
-@dataclass(frozen=True)
-class DomainSpec:
-    """Everything the platform needs to know about a business domain."""
+def audit_gates(spec: DomainSpec) -> list[AuditGate]:
+    """The capabilities' gates on a dbt step's audited rows, before it publishes."""
+    # Imported here: the capabilities build on the platform's types, not the other way round.
+    from wdc_orchestration.governance.audit_gate import policy_gate
 
-    name: str
-    team: str
-    owner: str  # e-mail of the owning team; shown as the owner of every asset of the domain
-    description: str
-    raw_entities: Sequence[RawEntity]
+    return [gate for gate in (policy_gate(spec),) if gate is not None]
 
 
 def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
-    nodes = load_manifest()["nodes"]
-
-    @dbt_assets(
-        manifest=ensure_manifest(),
+    """The domain's dbt models as one multi-asset step: dbt builds the run's window into the
+    domain's audit schema and tests it there; the audit gates judge it; only then is it published
+    (audited_build.py, wap.py). The gates' checks are part of the step, reported with the models
+    they judge."""
+    manifest = load_manifest()
+    nodes = manifest["nodes"]
+    select = f"fqn:{spec.name}"
+    specs, dbt_checks = build_dbt_specs(
+        translator=translator(),
+        manifest=manifest,
+        select=select,
+        exclude="",
+        selector="",
+        io_manager_key=None,
         project=dbt_project(),
-        select=f"fqn:{spec.name}",
+    )
+    gates = audit_gates(spec)
+    sources = [(spec.name, entity.name) for entity in spec.raw_entities]
+
+    @dg.multi_asset(
         name=f"{spec.name}_dbt_models",
-        dagster_dbt_translator=translator(),
+        specs=specs,
+        check_specs=[*dbt_checks, *(c for gate in gates for c in gate.check_specs)],
+        can_subset=True,
         partitions_def=daily_partitions,
+        op_tags={DAGSTER_DBT_SELECT_METADATA_KEY: select, DAGSTER_DBT_EXCLUDE_METADATA_KEY: ""},
         # A backfill of N days is one dbt invocation over the whole window, not N.
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=LAKEHOUSE_POOL,
+        allow_arbitrary_check_specs=True,
     )
-    def _dbt(context: dg.AssetExecutionContext, dbt: DbtRunner, lakehouse: DuckLakeResource):
+    def _dbt(
+        context: dg.AssetExecutionContext,
+        dbt: DbtRunner,
+        lakehouse: DuckLakeResource,
+        lake: LakeStorage,
+    ):
         window = RunWindow.from_time_window(
             context.partition_time_window.start, context.partition_time_window.end
         )
-        context.log.info(f"dbt build of {spec.name} for {window}")
+        context.log.info(f"dbt build of {spec.name} for {window} into its audit schema")
         # The window reaches dbt through the environment, not --vars: --vars would invalidate
-        # dbt's partial parsing and cost a full re-parse per invocation (run_window.py).
-        # The sources' tests ran already, in the raw gate (quality/source_tests.py says why).
-        with run_window_environment(window):
+        # dbt's partial parsing and cost a full re-parse per invocation (run_window.py). So do
+        # the raw sources dbt may read (raw_read_set.py). --full-refresh: the audit schema holds
+        # exactly this run's window. The sources' tests ran already, in the raw gate
+        # (quality/source_tests.py says why).
+        with run_window_environment(window, sources):
             run = dbt.run_for_assets(
-                ["build", "--exclude", f"source:{spec.name}_raw"], context=context
+                ["build", "--full-refresh", "--exclude", f"source:{spec.name}_raw"],
+                context=context,
             )
-        yield from with_lakehouse_metadata(asset_events(run, context), lakehouse, nodes)
+        yield from write_audit_publish(
+            context, run, spec.name, window, lakehouse, lake, gates, nodes
+        )
 
     return _dbt
 
@@ -69,14 +99,9 @@ def domain_assets(spec: DomainSpec) -> list[dg.AssetsDefinition]:
     return [*raw, build_dbt_assets(spec)]
 
 
-# Platform capabilities that add definitions to every domain (checks, publishing, sensors...).
-# Each takes the domain's spec and returns Definitions without resources (the core provides them).
-DomainPlugin = Callable[[DomainSpec], dg.Definitions]
-
-
 def domain_plugins() -> list[DomainPlugin]:
     """The capabilities every domain gets, in the order they are merged."""
-    # Imported here: the plugins build on this module (DomainSpec, the pool).
+    # Imported here: the plugins build on the platform (its types, the pool).
     from wdc_orchestration.governance import governance_definitions
     from wdc_orchestration.quality.definitions import quality_definitions
 

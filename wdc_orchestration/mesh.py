@@ -11,7 +11,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from wdc_orchestration.domain import DomainSpec, domain_definitions
+from wdc_orchestration.domain import domain_definitions
+from wdc_orchestration.domain_spec import DomainSpec
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.resources.registry import build_resources
 from wdc_orchestration.settings import PROJECT_ROOT, get_settings

@@ -16,10 +16,10 @@ from wdc_orchestration.generation.request import GenerationRequest, RawEntity
 from wdc_orchestration.generation.writer import EXTENSIONS, refreshed, write_chunks
 from wdc_orchestration.logs import TeeLog
 from wdc_orchestration.partitions import daily_partitions
+from wdc_orchestration.raw_read_set import MANIFEST_NAME, partition_prefix
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.simulation import SimulationResource
 
-MANIFEST_NAME = "_manifest.json"
 KINDS = {"parquet": "parquet", "csv": "csv", "jsonl": "json"}
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,6 @@ class RawLandingConfig(dg.Config):
     defects: list[str] = Field(
         default_factory=list, description="Named defects to plant in this day's raw data."
     )
-
-
-def partition_prefix(domain: str, entity: str, day: dt.date) -> str:
-    return f"raw/{domain}/{entity}/date={day.isoformat()}"
 
 
 def raw_asset_key(domain: str, entity: str) -> dg.AssetKey:

@@ -4,7 +4,7 @@ to dbt through the environment instead of `--vars`.
 Why not `--vars`: dbt hashes the command-line vars into its parse state, so a window that changes
 every night forced a full re-parse of the project in every invocation (≈1.5 s each, five per day).
 The window now travels as two environment variables that only dbt-duckdb's plugin reads
-(`run_window_dbt_plugin.py`), at connection time, as DuckDB session variables; the SQL text dbt
+(`dbt_session_plugin.py`), at connection time, as DuckDB session variables; the SQL text dbt
 parses never changes, so the prepared partial-parse state is reused (dbt_project/macros/window.sql).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -22,6 +22,9 @@ from wdc_orchestration.settings import environment
 MIN_DATE_ENV = "WDC_RUN_MIN_DATE"
 MAX_DATE_ENV = "WDC_RUN_MAX_DATE"
 DUCKDB_VARIABLES = {MIN_DATE_ENV: "wdc_min_date", MAX_DATE_ENV: "wdc_max_date"}
+# The raw sources an invocation may read (`<domain>.<entity>,...`): the dbt plugin sets their read
+# sets (raw_read_set.py), and only theirs: a domain's build cannot read another domain's raw data.
+SOURCES_ENV = "WDC_RUN_SOURCES"
 
 
 class RunWindowError(ValueError):
@@ -38,6 +41,11 @@ class RunWindow:
             raise RunWindowError(
                 f"run window ends ({self.max_date}) before it starts ({self.min_date})"
             )
+
+    def __str__(self) -> str:
+        if self.min_date == self.max_date:
+            return self.min_date.isoformat()
+        return f"{self.min_date.isoformat()}..{self.max_date.isoformat()}"
 
     @classmethod
     def from_time_window(cls, start: dt.datetime, end: dt.datetime) -> RunWindow:
@@ -76,10 +84,22 @@ def window_from_env(environ: Mapping[str, str] = os.environ) -> RunWindow | None
         raise RunWindowError(f"the run window must be ISO dates (YYYY-MM-DD): {values}") from error
 
 
+def sources_from_env(environ: Mapping[str, str] = os.environ) -> list[tuple[str, str]] | None:
+    """The (domain, entity) pairs the orchestrator scoped the invocation to; None when unset."""
+    value = environ.get(SOURCES_ENV, "").strip()
+    if not value:
+        return None
+    return [tuple(item.split(".", 1)) for item in value.split(",")]  # type: ignore[misc]
+
+
 @contextmanager
-def run_window_environment(window: RunWindow) -> Iterator[None]:
-    """Expose `window` to the dbt invocations made inside the block (dbt-duckdb's plugin reads it
-    when dbt opens its database), then restore the environment. Dagster runs a run's steps one at
-    a time per process, so no other step sees the window."""
-    with environment(window.as_env()):
+def run_window_environment(
+    window: RunWindow, sources: Sequence[tuple[str, str]] = ()
+) -> Iterator[None]:
+    """Expose `window`, and the raw `sources` dbt may read, to the dbt invocations made inside the
+    block (dbt-duckdb's plugin reads them when dbt opens its database), then restore the
+    environment. Dagster runs a run's steps one at a time per process, so no other step sees
+    them."""
+    scope = {SOURCES_ENV: ",".join(f"{domain}.{entity}" for domain, entity in sources)}
+    with environment({**window.as_env(), **scope}):
         yield

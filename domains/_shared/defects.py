@@ -33,6 +33,10 @@ class Defect:
     description: str
     frame: FrameDefect | None = None  # damages the rows of the first chunk
     file: FileDefect | None = None  # damages the finished file
+    # Where the platform stops it: "raw gate" (the day never reaches dbt), or "audit" (it passes
+    # the raw gate, is built into the audit schema, and a product test or a blocking policy stops
+    # its publication).
+    caught_by: str = "raw gate"
 
 
 def _first_rows(n: int = DAMAGED_ROWS) -> pl.Expr:
@@ -85,6 +89,29 @@ def _renamed_column(frame: pl.DataFrame) -> pl.DataFrame:
 def _missing_column(frame: pl.DataFrame) -> pl.DataFrame:
     # The carrier integration stopped sending the promised date.
     return frame.drop("promised_date")
+
+
+# A channel the OMS started sending before anyone told the data team: the raw source test on it
+# only warns (a new category is news), but the product promises the four known channels.
+UNKNOWN_CHANNEL = "telepatia"
+# Personal data where none belongs: a supplier typed a contact e-mail into a product name.
+LEAKED_EMAIL = "contato.fornecedor@example.com.br"
+
+
+def _unknown_channel(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(
+        pl.when(_first_rows())
+        .then(pl.lit(UNKNOWN_CHANNEL))
+        .otherwise(pl.col("channel"))
+        .alias("channel")
+    )
+
+
+def _email_in_product_name(frame: pl.DataFrame) -> pl.DataFrame:
+    leaked = pl.lit(f"Kit escolar (fale com {LEAKED_EMAIL})")
+    return frame.with_columns(
+        pl.when(_first_rows()).then(leaked).otherwise(pl.col("nome_produto")).alias("nome_produto")
+    )
 
 
 def _malformed_json(path: Path) -> None:
@@ -153,6 +180,22 @@ DEFECTS: dict[str, Defect] = {
             file=_truncated_parquet,
         ),
         Defect("empty_file", "catalog", "categories", "a 0-byte file", file=_empty_file),
+        Defect(
+            "unknown_channel",
+            "sales",
+            "orders",
+            f"channel {UNKNOWN_CHANNEL!r}: the raw gate warns, the product's test fails",
+            frame=_unknown_channel,
+            caught_by="audit",
+        ),
+        Defect(
+            "email_in_product_name",
+            "catalog",
+            "products",
+            "an e-mail address in product names: the privacy policy blocks dim_products",
+            frame=_email_in_product_name,
+            caught_by="audit",
+        ),
     )
 }
 

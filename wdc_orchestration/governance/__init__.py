@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import dagster as dg
 
-    from wdc_orchestration.domain import DomainSpec
+    from wdc_orchestration.domain_spec import DomainSpec
 
 
 def governance_definitions(spec: DomainSpec) -> dg.Definitions:

@@ -1,11 +1,10 @@
-"""The governance plugin's Dagster side, for one domain: per product, the policy asset checks on
-the dbt product asset and the publishing asset of its file port; per domain with personal raw
-data, the raw purge job.
+"""The governance plugin's Dagster side, for one domain: per product, the publishing asset of its
+file port; per domain with personal raw data, the raw purge job. (The policies judge each run's
+audited rows inside the domain's dbt step, before anything is published: audit_gate.py.)
 
-Asset keys: the dbt product is `[<domain>, <product>]`; its publication (the Parquet port) is
-`[<domain>, "published", <product>]`, which depends on it. The blocking policy checks (and any
-other blocking check on the product, e.g. data quality) must pass before it runs; a failed dbt
-build (a failing dbt test fails the dbt step) skips it."""
+Asset keys: the dbt product is `[<domain>, <product>]` (its DuckLake table, the SQL port); its
+Parquet port is `[<domain>, "published", <product>]`, which depends on it: it runs only after
+the dbt step published the window, and exports exactly that DuckLake snapshot."""
 
 import datetime as dt
 import tempfile
@@ -13,42 +12,25 @@ from pathlib import Path
 
 import dagster as dg
 
-from wdc_orchestration.domain import LAKEHOUSE_POOL, DomainSpec
+from wdc_orchestration.domain_spec import DomainSpec
 from wdc_orchestration.governance.catalog_metadata import product_metadata
 from wdc_orchestration.governance.descriptor import (
     Classification,
     ProductDescriptor,
     load_descriptors,
 )
-from wdc_orchestration.governance.policies import (
-    BLOCKING_POLICIES,
-    by_policy,
-    evaluate,
-    load_inputs,
-)
+from wdc_orchestration.governance.policies import load_inputs
 from wdc_orchestration.governance.policies.compliance import load_raw_retention
+from wdc_orchestration.governance.publications import latest_publication
 from wdc_orchestration.governance.publishing import (
     consumer_sql,
     mark_previous_major,
     publish,
-    published_contract,
 )
 from wdc_orchestration.governance.purge import purge_raw
-from wdc_orchestration.governance.violations import Policy
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
-from wdc_orchestration.run_window import run_window_of
-
-POLICY_DESCRIPTIONS = {
-    Policy.SECURITY: "Reads across domains only through products that list the reader.",
-    Policy.PRIVACY: "No personal/sensitive column in clear; no CPF, CNPJ, e-mail or phone in data.",
-    Policy.COMPLIANCE: "Every column classified; retention and owner set.",
-    Policy.INTEROPERABILITY: "snake_case, money DECIMAL(18,2) BRL, UTC timestamptz, shared keys.",
-    Policy.DOCUMENTATION: "Product, purpose, owner and every column described.",
-    Policy.CONTRACT: "The descriptor, the dbt YAML and the table agree.",
-    Policy.VERSIONING: "No breaking change against the published contract without a major bump.",
-}
 
 
 def product_key(d: ProductDescriptor) -> dg.AssetKey:
@@ -57,65 +39,6 @@ def product_key(d: ProductDescriptor) -> dg.AssetKey:
 
 def published_key(d: ProductDescriptor) -> dg.AssetKey:
     return dg.AssetKey([d.domain, "published", d.name])
-
-
-def check_name(policy: Policy) -> str:
-    return f"policy_{policy.value}"
-
-
-def build_policy_checks(d: ProductDescriptor) -> dg.AssetChecksDefinition:
-    specs = [
-        dg.AssetCheckSpec(
-            name=check_name(policy),
-            asset=product_key(d),
-            description=POLICY_DESCRIPTIONS[policy],
-            blocking=policy in BLOCKING_POLICIES,
-        )
-        for policy in Policy
-    ]
-
-    @dg.multi_asset_check(
-        specs=specs,
-        name=f"{d.domain}_{d.name}_policies",
-        description=f"The federated governance policies on {d.id}.",
-        can_subset=True,
-        pool=LAKEHOUSE_POOL,
-    )
-    def _policies(
-        context: dg.AssetCheckExecutionContext, lake: LakeStorage, lakehouse: DuckLakeResource
-    ):
-        inputs = load_inputs()
-        current = inputs.descriptors[d.id]
-        published = {d.id: published_contract(lake, d.domain, d.name)}
-        # a run without partitions has no window: then the data checks read the whole table
-        window = run_window_of(context.run.tags)
-        with lakehouse.get_connection() as conn:
-            violations = evaluate(
-                inputs, conn=conn, published=published, products=[d.id], window=window
-            )
-        selected = {key.name for key in context.selected_asset_check_keys}
-        for policy, found in by_policy(violations, current.id).items():
-            if check_name(policy) not in selected:
-                continue
-            for v in found:
-                context.log.warning(v.line())
-            blocking = policy in BLOCKING_POLICIES
-            yield dg.AssetCheckResult(
-                asset_key=product_key(d),
-                check_name=check_name(policy),
-                passed=not found,
-                severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
-                description="; ".join(v.why for v in found)[:1000] or None,
-                metadata={
-                    "violations": len(found),
-                    "details": dg.MarkdownMetadataValue(
-                        "\n".join(f"- **{v.rule}**: {v.why} — *fix:* {v.fix}" for v in found)
-                        or "none"
-                    ),
-                },
-            )
-
-    return _policies
 
 
 def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:
@@ -134,7 +57,7 @@ def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:
         tags={"wdc/data_product": "", "wdc/port": "parquet"},
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=LAKEHOUSE_POOL,
+        # No pool: it only reads the catalog (a reader beside a writer is fine on SQLite too).
     )
     def _publish(
         context: dg.AssetExecutionContext, lake: LakeStorage, lakehouse: DuckLakeResource
@@ -142,7 +65,15 @@ def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:
         # the descriptor as it is now (the code location may be older than the file)
         current = load_inputs().descriptors[d.id]
         with lakehouse.get_connection() as conn:
-            publication = publish(conn, lake, current, snapshot_id=_snapshot_id(context))
+            # exactly the SQL port's latest publication, even if another one lands meanwhile
+            sql_port = latest_publication(conn, d.domain, d.name)
+            publication = publish(
+                conn,
+                lake,
+                current,
+                snapshot_id=_snapshot_id(context),
+                ducklake_snapshot=sql_port.snapshot_id if sql_port else None,
+            )
         with tempfile.TemporaryDirectory() as scratch:
             retired = mark_previous_major(lake, current, dt.date.today(), Path(scratch))
         for key in retired:
@@ -156,6 +87,11 @@ def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:
                 ),
                 "wdc/pointer": dg.PathMetadataValue(lake.url(publication.prefix + "current.json")),
                 "wdc/files": len(publication.files),
+                **(
+                    {"wdc/ducklake_snapshot": publication.ducklake_snapshot}
+                    if publication.ducklake_snapshot is not None
+                    else {}
+                ),
                 "wdc/read_with_duckdb": dg.MarkdownMetadataValue(
                     "```sql\n" + consumer_sql(lake.url(), d.domain, d.name, current.major) + "\n```"
                 ),
@@ -195,9 +131,9 @@ def build_purge_job(domain: str, entities: dict[str, str]) -> dg.JobDefinition:
 
 
 def build_governance_definitions(spec: DomainSpec) -> dg.Definitions:
-    """The governance capability for one domain (a domain plugin; resources come from the core).
-    The checks and publishing run in the dbt steps' pool: DuckLake's SQLite catalog takes one
-    writer at a time, and a reader during a write risks "database is locked"."""
+    """The governance capability for one domain (a domain plugin; resources come from the core):
+    the Parquet ports' publishing, the raw purge job. The policies are the dbt step's audit gate
+    (audit_gate.py)."""
     descriptors = list(load_descriptors(domain=spec.name).values())
     personal = {
         name: entry.classification.value
@@ -206,6 +142,5 @@ def build_governance_definitions(spec: DomainSpec) -> dg.Definitions:
     }
     return dg.Definitions(
         assets=[build_publish_asset(d) for d in descriptors],
-        asset_checks=[build_policy_checks(d) for d in descriptors],
         jobs=[build_purge_job(spec.name, personal)] if personal else [],
     )

@@ -58,6 +58,7 @@ class Publication:
     files: list[str]  # relative to prefix
     rows: int
     published_at: str
+    ducklake_snapshot: int | None = None  # the SQL port's snapshot this file snapshot exports
 
     def pointer(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class Publication:
             "contract": self.snapshot + CONTRACT,
             "rows": self.rows,
             "published_at": self.published_at,
+            "ducklake_snapshot": self.ducklake_snapshot,
         }
 
 
@@ -81,8 +83,10 @@ def publish(
     d: ProductDescriptor,
     snapshot_id: str | None = None,
     now: dt.datetime | None = None,
+    ducklake_snapshot: int | None = None,
 ) -> Publication:
-    """Export the product's DuckLake table as a new snapshot of its file port and switch the
+    """Export the product's DuckLake table (as of `ducklake_snapshot`, the publication of its SQL
+    port; the current version when None) as a new snapshot of its file port and switch the
     pointer to it. Raises (and leaves the previous version current) on any failure."""
     now = now or dt.datetime.now(dt.UTC)
     snapshot_id = snapshot_id or now.strftime("%Y%m%dT%H%M%S%fZ")
@@ -91,8 +95,9 @@ def publish(
     with tempfile.TemporaryDirectory(prefix="wdc-publish-") as tmp:
         scratch = Path(tmp)
         export = scratch / "export"
+        version = f" at (version => {int(ducklake_snapshot)})" if ducklake_snapshot else ""
         conn.execute(
-            f'copy (select * from lakehouse."{d.domain}"."{d.name}") to \'{export}\' '
+            f'copy (select * from lakehouse."{d.domain}"."{d.name}"{version}) to \'{export}\' '
             f"(format parquet, compression zstd, file_size_bytes '{MAX_FILE_SIZE}')"
         )
         files = sorted(p.name for p in export.glob("*.parquet"))
@@ -111,6 +116,7 @@ def publish(
             files=[snapshot + name for name in files],
             rows=rows,
             published_at=now.isoformat(),
+            ducklake_snapshot=ducklake_snapshot,
         )
         # then the switch: one atomic object
         _put_json(lake, prefix + POINTER, publication.pointer(), scratch)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 
 from wdc_orchestration.dbt import load_manifest
-from wdc_orchestration.domain import LAKEHOUSE_POOL, DomainSpec
+from wdc_orchestration.domain_spec import DomainSpec
 from wdc_orchestration.quality.raw_gate import build_raw_gate, build_references_check
 from wdc_orchestration.quality.rules import rules_for
 from wdc_orchestration.quality.sensors import build_quarantine_sensor, build_run_failure_sensor
@@ -20,8 +20,8 @@ def quality_definitions(spec: DomainSpec) -> dg.Definitions:
         rules = rules_for(manifest, spec.name, entity.name)
         checks.append(build_raw_gate(rules, entity))
         if rules.references:
-            checks.append(build_references_check(rules, entity, LAKEHOUSE_POOL))
-    source_tests = build_source_tests_check(manifest, spec.name, LAKEHOUSE_POOL)
+            checks.append(build_references_check(rules, entity))
+    source_tests = build_source_tests_check(manifest, spec)
     if source_tests is not None:
         checks.append(source_tests)
     return dg.Definitions(

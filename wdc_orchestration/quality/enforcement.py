@@ -18,7 +18,7 @@ from wdc_orchestration.quality.incidents import Incident, load_incident, save_in
 from wdc_orchestration.quality.notifier import Notifier
 from wdc_orchestration.quality.quarantine import quarantine_partition
 from wdc_orchestration.quality.raw_gate import FAILED_PARTITIONS, ROWS_AFFECTED, UPSTREAM_MISSING
-from wdc_orchestration.raw import MANIFEST_NAME, partition_prefix
+from wdc_orchestration.raw_read_set import MANIFEST_NAME, RAW_ROOT, partition_prefix
 from wdc_orchestration.resources.lake import LakeStorage
 
 log = logging.getLogger(__name__)
@@ -86,21 +86,15 @@ def enforce_check_evaluation(
         return existing
     quarantined: list[str] = []
     is_error = evaluation.severity == dg.AssetCheckSeverity.ERROR
-    if (
-        len(path) == 3
-        and path[1] == "raw"
-        and is_error
-        and not _metadata(evaluation, UPSTREAM_MISSING)
-        and existing is None
-    ):
-        domain, _, entity = path
-        for day in partitions:
-            if landed_before(lake, domain, entity, day, entry.timestamp):
-                moved = quarantine_partition(
-                    lake, domain, entity, dt.date.fromisoformat(day), entry.run_id
-                )
-                if moved:
-                    quarantined.append(moved)
+    if is_error and not _metadata(evaluation, UPSTREAM_MISSING) and existing is None:
+        for domain, entity in _blamed_raw(lake, path):
+            for day in partitions:
+                if landed_before(lake, domain, entity, day, entry.timestamp):
+                    moved = quarantine_partition(
+                        lake, domain, entity, dt.date.fromisoformat(day), entry.run_id
+                    )
+                    if moved:
+                        quarantined.append(moved)
     incident = Incident(
         kind="check_failed",
         domain=path[0],
@@ -114,6 +108,20 @@ def enforce_check_evaluation(
         quarantined=tuple(quarantined),
     )
     return record_and_alert(lake, notifier, incident)
+
+
+def _blamed_raw(lake: LakeStorage, path: Sequence[str]) -> list[tuple[str, str]]:
+    """The raw entities a failed ERROR check takes out of the read path: the raw asset it checks;
+    for a check on a model (a dbt test or a policy on the audited rows), every raw entity of the
+    model's domain, since any of them may carry the bad rows (a failed day leaves no trace in
+    what staging reads; `wdc quarantine retry` lands it again)."""
+    if len(path) == 3 and path[1] == "raw":
+        return [(path[0], path[2])]
+    if len(path) == 2:
+        domain = path[0]
+        entities = {key.split("/")[2] for key in lake.list_keys(f"{RAW_ROOT}/{domain}/")}
+        return [(domain, entity) for entity in sorted(entities)]
+    return []
 
 
 def _existing(

@@ -19,9 +19,10 @@ import duckdb
 from wdc_orchestration.generation.request import FileFormat
 from wdc_orchestration.partitions import MESH_TIMEZONE
 from wdc_orchestration.quality.rules import RawRules
-from wdc_orchestration.raw import MANIFEST_NAME, partition_prefix
+from wdc_orchestration.raw_read_set import MANIFEST_NAME, partition_prefix, verify_day
 from wdc_orchestration.resources.lake import LakeStorage, LocalLakeStorage
 
+FILES = "files_match_manifest"
 SCHEMA = "raw_schema_matches_staging"
 KEYS = "keys_not_null_and_unique"
 VALUES = "values_in_range"
@@ -201,6 +202,41 @@ def check_values(con: duckdb.DuckDBPyConnection, rules: RawRules, day: str) -> F
     if problems:
         return Finding(VALUES, day, False, "; ".join(problems), affected)
     return Finding(VALUES, day, True, "values in range")
+
+
+def describe_unexpected(lake: LakeStorage, key: str, file_format: FileFormat) -> tuple[str, int]:
+    """What an unexpected file in a landed day's folder is, in a few words, and its rows when it
+    reads as the entity's format (the rows that would have reached staging through a glob)."""
+    with local_file(lake, key) as path, duckdb.connect() as con:
+        if path is None:
+            return "gone", 0
+        try:
+            rows = open_day(con, file_format, path)
+        except UnreadableRawFile as error:
+            return str(error), 0
+        columns = [row[0] for row in con.execute("describe raw_day").fetchall()]
+        return f"{rows} rows as {file_format}, columns {columns}", rows
+
+
+def check_files(
+    lake: LakeStorage, rules: RawRules, file_format: FileFormat, day: str
+) -> tuple[Finding, bool]:
+    """The day's folder holds exactly the files its manifest lists, unchanged (what staging reads,
+    raw_read_set.py); and whether the day landed at all."""
+    state = verify_day(lake, rules.domain, rules.entity, dt.date.fromisoformat(day))
+    if not state.landed:
+        stray = f"; files without a manifest: {list(state.unexpected)}" if state.unexpected else ""
+        return Finding(FILES, day, False, f"{state.prefix} has not landed{stray}"), False
+    if state.ok:
+        return Finding(FILES, day, True, "the files are the manifest's, unchanged"), True
+    rows_by_key: dict[str, int] = {}
+
+    def describe(key: str) -> str:
+        description, rows_by_key[key] = describe_unexpected(lake, key, file_format)
+        return description
+
+    problems = state.problems(describe)
+    return Finding(FILES, day, False, "; ".join(problems), sum(rows_by_key.values())), True
 
 
 def unreadable(check: str, day: str, reason: str, rows: int) -> Finding:

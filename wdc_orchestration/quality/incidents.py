@@ -33,6 +33,9 @@ class Incident:
     detected_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
     quarantined: tuple[str, ...] = ()  # lake prefixes the raw partitions were moved to
     alerted_at: str | None = None
+    # Set when the day was landed and built again (`wdc quarantine retry`) and published.
+    resolved_at: str | None = None
+    resolution: str | None = None
 
     @property
     def incident_id(self) -> str:

@@ -12,6 +12,7 @@ import duckdb
 from wdc_orchestration.generation.request import RawEntity
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.quality.evaluate import (
+    FILES,
     KEYS,
     REFERENCES,
     SCHEMA,
@@ -20,6 +21,7 @@ from wdc_orchestration.quality.evaluate import (
     WARN,
     Finding,
     UnreadableRawFile,
+    check_files,
     check_keys,
     check_schema,
     check_values,
@@ -42,6 +44,9 @@ UPSTREAM_MISSING = "wdc/upstream_missing"
 ROWS_AFFECTED = "wdc/rows_affected"
 
 DESCRIPTIONS = {
+    FILES: "The day's folder holds exactly the files its manifest lists, byte for byte (sha256): "
+    "what staging reads. An unexpected file (another system's, a re-sent export, a manual fix) "
+    "or a replaced one fails, named.",
     SCHEMA: "The day's file reads as staging reads it, with every column staging expects "
     "(missing: ERROR; unexpected extra columns: WARN).",
     KEYS: "Key columns present and unique; required columns not null.",
@@ -102,7 +107,7 @@ def result_of(
 
 
 def gate_checks(rules: RawRules) -> list[str]:
-    checks = [SCHEMA]
+    checks = [FILES, SCHEMA]
     if rules.key or rules.unique or rules.not_null:
         checks.append(KEYS)
     if rules.non_negative or rules.in_partition or rules.not_after_partition or rules.formats:
@@ -148,25 +153,37 @@ def build_raw_gate(rules: RawRules, entity: RawEntity) -> dg.AssetChecksDefiniti
 def evaluate_day(
     lake: LakeStorage, rules: RawRules, entity: RawEntity, day: str, checks: Iterable[str]
 ) -> list[Finding]:
-    """Every gate check of one day (the volume check included)."""
+    """Every gate check of one day (the volume check included). The files check comes first: the
+    others read the file the manifest lists, and are not evaluated when the folder does not
+    match it (the files check names what is wrong)."""
+    checks = [c for c in checks if c != FILES]
+    files, landed = check_files(lake, rules, entity.file_format, day)
+    if not landed:
+        missing = [Finding(c, day, False, files.message) for c in checks]
+        return [files, *missing, Finding(VOLUME, day, False, files.message, 0, WARN)]
+    if not files.passed:
+        rows = landed_rows(lake, rules.domain, entity.name, dt.date.fromisoformat(day)) or 0
+        skipped = [
+            Finding(c, day, False, "not evaluated: the day's files do not match its manifest")
+            for c in checks
+        ]
+        return [files, *skipped, check_volume(lake, rules, day, rows)]
     key = file_key(rules, entity, day)
-    checks = list(checks)
     with local_file(lake, key) as path, duckdb.connect() as con:
-        if path is None:
-            missing = [
-                Finding(c, day, False, f"{key} has not landed (or was quarantined)") for c in checks
-            ]
-            return [*missing, Finding(VOLUME, day, False, f"{key} has not landed", 0, WARN)]
+        if path is None:  # listed, yet gone since the files check: say so, never read around it
+            gone = [Finding(c, day, False, f"{key} disappeared during the check") for c in checks]
+            return [files, *gone, Finding(VOLUME, day, False, f"{key} disappeared", 0, WARN)]
         try:
             rows = open_day(con, entity.file_format, path)
         except UnreadableRawFile as error:
             landed = landed_rows(lake, rules.domain, entity.name, dt.date.fromisoformat(day))
             return [
+                files,
                 *(unreadable(c, day, str(error), landed or 0) for c in checks),
                 check_volume(lake, rules, day, 0),
             ]
         schema = check_schema(con, rules, day)
-        results = [schema]
+        results = [files, schema]
         for check, run in ((KEYS, check_keys), (VALUES, check_values)):
             if check not in checks:
                 continue
@@ -211,9 +228,7 @@ def _reference_relation(stack: ExitStack, lake: LakeStorage, reference: Referenc
     return f"lakehouse.{domain}.{product}"
 
 
-def build_references_check(
-    rules: RawRules, entity: RawEntity, pool: str
-) -> dg.AssetChecksDefinition:
+def build_references_check(rules: RawRules, entity: RawEntity) -> dg.AssetChecksDefinition:
     """Foreign keys of the day resolve in the owning domain's data (blocking). Waits in the run
     for the referenced assets; when they have no data for the day yet, it fails as 'cannot verify'
     (the consumer must not build on it) without blaming this day's raw data."""
@@ -228,7 +243,8 @@ def build_references_check(
         + ", ".join(f"{r.column} → {r.target}" for r in rules.references),
         blocking=True,
         additional_deps=targets,
-        pool=pool,
+        # No pool: it only reads the lakehouse (published products), which a DuckLake writer
+        # does not lock out.
         # Re-checked when a referenced product or export updates (it may have been late).
         automation_condition=dg.AutomationCondition.any_deps_updated().since_last_handled()
         & ~dg.AutomationCondition.any_deps_in_progress(),

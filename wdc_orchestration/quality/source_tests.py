@@ -14,6 +14,7 @@ from typing import Any
 import dagster as dg
 
 from wdc_orchestration.dbt_runner import DbtRunner
+from wdc_orchestration.domain_spec import DomainSpec
 from wdc_orchestration.quality.raw_gate import FAILED_PARTITIONS, ROWS_AFFECTED, run_partition_keys
 from wdc_orchestration.raw import raw_asset_key
 from wdc_orchestration.run_window import RunWindow, run_window_environment
@@ -36,8 +37,10 @@ def _severity(test: Mapping[str, Any]) -> str:
 
 
 def build_source_tests_check(
-    manifest: Mapping[str, Any], domain: str, pool: str
+    manifest: Mapping[str, Any], spec: DomainSpec
 ) -> dg.AssetChecksDefinition | None:
+    domain = spec.name
+    sources = [(domain, entity.name) for entity in spec.raw_entities]
     tests = source_tests(manifest, domain)
     if not tests:
         return None
@@ -60,7 +63,7 @@ def build_source_tests_check(
         specs=specs,
         name=f"{domain}__raw__dbt_source_tests",
         description=f"dbt's tests on the {domain}_raw sources, for the run's days.",
-        pool=pool,
+        # No pool: dbt only reads the raw files here (and attaches the catalog without writing).
     )
     def _source_tests(
         context: dg.AssetCheckExecutionContext, dbt: DbtRunner
@@ -68,8 +71,8 @@ def build_source_tests_check(
         days = run_partition_keys(context)
         window = RunWindow(dt.date.fromisoformat(min(days)), dt.date.fromisoformat(max(days)))
         # The window reaches dbt as the dbt step's does (run_window.py): the tests' `where`
-        # reads only the run's days.
-        with run_window_environment(window):
+        # reads only the run's days, of the files the manifests list (raw_read_set.py).
+        with run_window_environment(window, sources):
             run = dbt.run(["test", "--select", f"source:{domain}_raw"], step_log=context.log)
         if not run.success and not run.results:  # dbt could not run at all: say why
             raise run.error()

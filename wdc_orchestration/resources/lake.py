@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -14,6 +15,9 @@ import dagster as dg
 from wdc_orchestration.settings import Settings, is_remote
 
 log = logging.getLogger(__name__)
+
+# Where a local lake's files are written before they are renamed into place (never read).
+INCOMING_DIR = ".incoming"
 
 
 class LakeStorage(dg.ConfigurableResource, ABC):
@@ -73,10 +77,17 @@ class LocalLakeStorage(LakeStorage):
     def put_file(self, local_path: Path, key: str) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Copy beside the target, then rename: a rename within one folder is atomic on POSIX.
-        staging = target.with_name(f".{target.name}.incoming")
-        shutil.copyfile(local_path, staging)
-        os.replace(staging, target)
+        # Copy into the lake's own in-flight folder, then rename into place: a rename on one
+        # filesystem is atomic on POSIX. Not beside the target: a copy cut short by a killed
+        # process would otherwise sit in a raw day's folder as an unexpected file.
+        incoming = Path(self.root) / INCOMING_DIR
+        incoming.mkdir(parents=True, exist_ok=True)
+        staging = incoming / f"{uuid.uuid4().hex}-{target.name}"
+        try:
+            shutil.copyfile(local_path, staging)
+            os.replace(staging, target)
+        finally:
+            staging.unlink(missing_ok=True)
 
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()

@@ -32,11 +32,19 @@ class DuckLakeResource(DuckDBResource):
                 parents=True, exist_ok=True
             )
         with super().get_connection() as conn:
-            options = f"DATA_PATH '{self.data_path}'" + (", READ_ONLY" if self.read_only else "")
-            catalog = f"ducklake:{self.ducklake_catalog}"
-            conn.execute(f"ATTACH IF NOT EXISTS '{catalog}' AS {LAKEHOUSE_ALIAS} ({options})")
-            conn.execute(f"USE {LAKEHOUSE_ALIAS}")
-            yield conn
+            # Closed here whatever happens: dagster-duckdb's get_connection closes only when the
+            # block ends normally, and a connection left open after an error keeps the SQLite
+            # catalog locked for the next writer ("database is locked" at its COMMIT).
+            try:
+                options = f"DATA_PATH '{self.data_path}'" + (
+                    ", READ_ONLY" if self.read_only else ""
+                )
+                catalog = f"ducklake:{self.ducklake_catalog}"
+                conn.execute(f"ATTACH IF NOT EXISTS '{catalog}' AS {LAKEHOUSE_ALIAS} ({options})")
+                conn.execute(f"USE {LAKEHOUSE_ALIAS}")
+                yield conn
+            finally:
+                conn.close()
 
 
 def lakehouse_from_settings(settings: Settings) -> DuckLakeResource:

@@ -84,13 +84,16 @@ def static_violations(inputs: GovernanceInputs) -> list[Violation]:
     return [v for check in STATIC_POLICIES.values() for v in check(inputs)]
 
 
-def table_columns(conn: duckdb.DuckDBPyConnection, d: ProductDescriptor) -> dict[str, str] | None:
-    """Column -> type of the product's DuckLake table; None when it was not built yet."""
+def table_columns(
+    conn: duckdb.DuckDBPyConnection, d: ProductDescriptor, schema: str | None = None
+) -> dict[str, str] | None:
+    """Column -> type of the product's DuckLake table (in its public schema, or `schema`); None
+    when it was not built yet."""
     rows = conn.execute(
         "select column_name, data_type from information_schema.columns "
         "where table_catalog = 'lakehouse' and table_schema = ? and table_name = ? "
         "order by ordinal_position",
-        [d.domain, d.name],
+        [schema or d.domain, d.name],
     ).fetchall()
     return dict(rows) if rows else None
 
@@ -111,17 +114,19 @@ def data_violations(
     d: ProductDescriptor,
     window: RunWindow | None = None,
     date_column: str | None = None,
+    schema: str | None = None,
 ) -> list[Violation]:
-    """Contract and privacy checks on the product's DuckLake table (its SQL port). With a run
+    """Contract and privacy checks on the product's DuckLake table: its SQL port, or the table in
+    `schema` (a run's audit schema, before it is published). With a run
     `window` and the product's `date_column`, the data-level checks read only the window's rows:
     a nightly run replaced only them, and the earlier days passed in their own runs (so the cost
     of a night does not grow with the history); the schema is always the whole table's."""
-    actual = table_columns(conn, d)
+    actual = table_columns(conn, d, schema)
     if actual is None:
         log.info("%s: no table %s yet, data-level checks skipped", d.id, d.sql_port)
         return []
     found = check_table_matches_contract(d, actual)
-    relation = f'lakehouse."{d.domain}"."{d.name}"'
+    relation = f'lakehouse."{schema or d.domain}"."{d.name}"'
     if window is not None and date_column is not None and date_column in actual:
         relation = (
             f'(select * from {relation} where "{date_column}" between '
@@ -146,16 +151,19 @@ def evaluate(
     published: Mapping[str, ProductDescriptor | None] | None = None,
     products: Iterable[str] | None = None,
     window: RunWindow | None = None,
+    schemas: Mapping[str, str] | None = None,
 ) -> list[Violation]:
     """Every violation: static always, data-level when `conn` is given, versioning when the last
     published contracts are given. `products` limits the per-product data and versioning work;
-    a run's `window` limits the data of incremental products to its days."""
+    a run's `window` limits the data of incremental products to its days; `schemas` (product id
+    -> schema) reads a product's data somewhere else than its SQL port (a run's audit schema)."""
     selected = [inputs.descriptors[p] for p in (products or inputs.descriptors)]
     found = static_violations(inputs)
     for d in selected:
         if conn is not None:
             column = incremental_date_column(inputs.manifest, d) if window else None
-            found.extend(data_violations(conn, d, window, column))
+            schema = (schemas or {}).get(d.id)
+            found.extend(data_violations(conn, d, window, column, schema))
         if published is not None:
             found.extend(check_versioning(d, published.get(d.id)))
     return sorted(set(found), key=lambda v: (v.product, v.rule, v.why))
