@@ -3,6 +3,8 @@ mesh materialised into it for real at a tiny scale factor."""
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,20 @@ class MeshLake:
     def scalar(self, sql: str) -> object:
         with self.connect() as con:
             return con.execute(sql).fetchone()[0]
+
+
+def copy_lake(source: MeshLake, target: Path) -> MeshLake:
+    """The lake, catalog and instance of `source`, copied under `target`; DuckLake's catalog is
+    told its data now lives in the copy (its data files are stored relative to that path)."""
+    shutil.copytree(source.root / "lake", target / "lake")
+    shutil.copytree(source.root / "catalog", target / "catalog")
+    shutil.copytree(source.root / "dagster_home", target / "dagster_home")
+    with sqlite3.connect(target / "catalog" / "wdc.sqlite") as catalog:
+        catalog.execute(
+            "update ducklake_metadata set value = ? where key = 'data_path'",
+            (str(target / "lake" / "lakehouse") + "/",),
+        )
+    return MeshLake(target)
 
 
 @pytest.fixture(scope="session")

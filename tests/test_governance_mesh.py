@@ -22,12 +22,8 @@ from dagster_dbt import DbtProject
 
 from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR, MeshLake
 from wdc_orchestration.dbt_runner import DbtRunner
-from wdc_orchestration.governance.assets import (
-    build_policy_checks,
-    build_publish_asset,
-    check_name,
-    published_key,
-)
+from wdc_orchestration.governance.assets import build_publish_asset, published_key
+from wdc_orchestration.governance.audit_gate import check_name
 from wdc_orchestration.governance.descriptor import ProductDescriptor, load_descriptors
 from wdc_orchestration.governance.pseudonymisation import (
     DEVELOPMENT_KEY,
@@ -308,9 +304,8 @@ def _run_catalog_day(
     assert parsed.returncode == 0, parsed.stdout + parsed.stderr
     copy = DbtProject(project_dir=project, profiles_dir=project, target="local")
     monkeypatch.setattr(domain, "dbt_project", lambda: copy)
-    monkeypatch.setattr(domain, "ensure_manifest", lambda: copy.manifest_path)
     monkeypatch.setattr(domain, "load_manifest", lambda: json.loads(copy.manifest_path.read_text()))
-    assets = [*domain.domain_assets(spec), build_publish_asset(d), build_policy_checks(d)]
+    assets = [*domain.domain_assets(spec), build_publish_asset(d)]
 
     lake = LocalLakeStorage(root=str(root / "lake"))
     result = dg.materialize(
@@ -326,6 +321,33 @@ def _run_catalog_day(
         },
     )
     return result, lake
+
+
+def _public_and_audit_rows(root: Path) -> tuple[int | None, int]:
+    """Rows of catalog.dim_products in its public table (None: never published) and in the audit
+    table the failed run left for inspection."""
+    settings = get_settings()
+    with duckdb.connect(config={"extension_directory": str(settings.duckdb_extension_dir)}) as con:
+        con.execute(
+            f"attach 'ducklake:{settings.ducklake_catalog}' as lakehouse "
+            f"(data_path '{settings.ducklake_data_path}', read_only)"
+        )
+        tables = {
+            (schema, name)
+            for schema, name in con.execute(
+                "select schema_name, table_name from duckdb_tables() "
+                "where database_name = 'lakehouse'"
+            ).fetchall()
+        }
+        public = (
+            con.execute("select count(*) from lakehouse.catalog.dim_products").fetchone()[0]
+            if ("catalog", "dim_products") in tables
+            else None
+        )
+        audit = con.execute(
+            "select count(*) from lakehouse.catalog__audit.dim_products"
+        ).fetchone()[0]
+    return public, audit
 
 
 def _outcome(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
@@ -349,10 +371,13 @@ def test_a_failing_dbt_test_fails_the_dbt_step_and_nothing_is_published(
     outcome = _outcome(result)
     assert not result.success
     assert "catalog_dbt_models" in outcome["failed_steps"]
-    assert "catalog/dim_products" in outcome["materialized"]  # built, then its test failed
+    # built and tested in the audit schema, never published
+    assert "catalog/dim_products" not in outcome["materialized"]
     assert any(check.startswith("unique_dim_products_sku") for _, check in outcome["failed_checks"])
     assert "catalog/published/dim_products" not in outcome["materialized"]
     assert lake.list_keys("products/") == []
+    public, audit = _public_and_audit_rows(tmp_path / "gate")
+    assert public is None and audit > 0
 
 
 def test_a_blocking_policy_check_stops_the_publication(
@@ -361,8 +386,11 @@ def test_a_blocking_policy_check_stops_the_publication(
     # a CPF leaks into a product column nobody tests: dbt passes, the privacy check does not
     result, lake = _run_catalog_day(tmp_path, monkeypatch, f"'{VALID_CPF}' as brand")
     outcome = _outcome(result)
-    assert "catalog_dbt_models" not in outcome["failed_steps"]
+    assert "catalog_dbt_models" in outcome["failed_steps"]
     assert ("catalog/dim_products", "policy_privacy") in outcome["failed_checks"]
     assert outcome["failed_checks"] <= {("catalog/dim_products", "policy_privacy")}
+    assert "catalog/dim_products" not in outcome["materialized"]
     assert "catalog/published/dim_products" not in outcome["materialized"]
     assert lake.list_keys("products/") == []
+    public, audit = _public_and_audit_rows(tmp_path / "gate")
+    assert public is None and audit > 0

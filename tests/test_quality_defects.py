@@ -21,8 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +29,7 @@ import dagster as dg
 import pytest
 
 from domains._shared.defects import DEFECTS
-from tests.conftest import DAY_1, DAY_2, MeshLake
+from tests.conftest import DAY_1, DAY_2, MeshLake, copy_lake
 from wdc_orchestration.quality.evaluate import KEYS, REFERENCES, SCHEMA, VALUES
 from wdc_orchestration.quality.incidents import Incident, list_incidents
 from wdc_orchestration.quality.notifier import ALERT_LOG_NAME
@@ -106,23 +104,10 @@ class Matrix:
     published_final: list[str]
 
 
-def _copy_lake(source: MeshLake, target: Path) -> None:
-    """The session lake, catalog and instance, copied; DuckLake's catalog is told its data now
-    lives in the copy (its data files are stored relative to that path)."""
-    shutil.copytree(source.root / "lake", target / "lake")
-    shutil.copytree(source.root / "catalog", target / "catalog")
-    shutil.copytree(source.root / "dagster_home", target / "dagster_home")
-    with sqlite3.connect(target / "catalog" / "wdc.sqlite") as catalog:
-        catalog.execute(
-            "update ducklake_metadata set value = ? where key = 'data_path'",
-            (str(target / "lake" / "lakehouse") + "/",),
-        )
-
-
 @pytest.fixture(scope="module")
 def defect_lake(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshLake]:
     root = tmp_path_factory.mktemp("wdc-defects")
-    _copy_lake(two_days, root)
+    copy_lake(two_days, root)
     with environment(isolated_lake_env(root)):
         yield MeshLake(root)
 

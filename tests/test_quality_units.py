@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -21,7 +20,6 @@ from domains.customers.simulator import ENTITIES as CUSTOMER_ENTITIES
 from domains.sales.simulator import ENTITIES as SALES_ENTITIES
 from wdc_orchestration.generation.request import GenerationRequest
 from wdc_orchestration.generation.writer import write_chunks
-from wdc_orchestration.quality.automation import when_upstream_trusted
 from wdc_orchestration.quality.evaluate import (
     SCHEMA,
     UnreadableRawFile,
@@ -191,8 +189,9 @@ def test_freshness_slas_come_from_the_product_descriptors() -> None:
     assert product_sla("sales", "no_such_product") == DEFAULT_SLA
 
 
-def test_every_product_carries_a_freshness_policy_and_consumers_the_automation() -> None:
+def test_every_product_carries_a_freshness_policy_and_consumers_wait_for_what_they_read() -> None:
     from wdc_orchestration.mesh import mesh_definitions
+    from wdc_orchestration.quality.upstream import readiness_check_name
 
     graph = mesh_definitions().resolve_asset_graph()
     products = [  # the dbt product tables, `<domain>/<product>`
@@ -205,75 +204,20 @@ def test_every_product_carries_a_freshness_policy_and_consumers_the_automation()
         policy = graph.get(key).freshness_policy
         assert isinstance(policy, TimeWindowFreshnessPolicy), key
         assert policy.warn_window.to_timedelta() < policy.fail_window.to_timedelta()
+    checks = graph.asset_check_keys
+    # every product a domain reads carries that domain's blocking readiness check
+    expected = {
+        ("customers/dim_customers", "sales"),
+        ("catalog/dim_products", "sales"),
+        ("sales/fct_orders", "finance"),
+        ("sales/fct_orders", "logistics"),
+    }
+    for product, consumer in expected:
+        key = dg.AssetCheckKey(dg.AssetKey(product.split("/")), readiness_check_name(consumer))
+        assert key in checks, key
+        assert graph.get_check_spec(key).blocking
     for consumer in (["finance", "fct_payments"], ["logistics", "fct_shipments"]):
         node = graph.get(dg.AssetKey(consumer))
         assert dg.AssetKey(["sales", "fct_orders"]) in node.parent_keys
-        assert node.automation_condition.get_label() == when_upstream_trusted().get_label()
-    raw = graph.get(dg.AssetKey(["sales", "raw", "orders"]))
-    assert raw.automation_condition is None  # landed by the schedules
-
-
-# The automation condition, evaluated by Dagster on real runs: an upstream product with a
-# blocking check (as every product has: dbt tests of severity error) and a consumer.
-daily = dg.DailyPartitionsDefinition(start_date="2026-10-01", timezone="America/Sao_Paulo")
-_CHECK_PASSES = {"value": True}
-
-
-@dg.asset(key=["producer", "product"], partitions_def=daily)
-def producer_product() -> None:
-    """Stands in for another domain's data product."""
-
-
-@dg.asset_check(asset=producer_product, blocking=True)
-def product_contract() -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(passed=_CHECK_PASSES["value"])
-
-
-@dg.asset(
-    key=["consumer", "model"],
-    deps=[producer_product],
-    partitions_def=daily,
-    automation_condition=when_upstream_trusted(),
-)
-def consumer_model() -> None:
-    """Stands in for a consuming domain's model."""
-
-
-def _requested(instance: dg.DagsterInstance, cursor: object) -> tuple[int, object]:
-    result = dg.evaluate_automation_conditions(
-        defs=[producer_product, consumer_model, product_contract],
-        instance=instance,
-        cursor=cursor,
-        evaluation_time=dt.datetime(2026, 11, 4, 12, tzinfo=dt.UTC),
-    )
-    return result.get_num_requested(dg.AssetKey(["consumer", "model"])), result.cursor
-
-
-def test_an_updated_upstream_product_with_passing_checks_triggers_the_consumer() -> None:
-    with tempfile.TemporaryDirectory() as home, dg.instance_for_test(temp_dir=home) as instance:
-        partition = "2026-11-03"
-        _CHECK_PASSES["value"] = True
-        dg.materialize(
-            [producer_product, product_contract], instance=instance, partition_key=partition
-        )
-        dg.materialize([consumer_model], instance=instance, partition_key=partition)
-        requested, cursor = _requested(instance, None)
-        assert requested == 0  # nothing new since the consumer ran
-        dg.materialize(
-            [producer_product, product_contract], instance=instance, partition_key=partition
-        )
-        requested, cursor = _requested(instance, cursor)
-        assert requested == 1
-
-        dg.materialize([consumer_model], instance=instance, partition_key=partition)
-        _, cursor = _requested(instance, cursor)
-        _CHECK_PASSES["value"] = False  # the producer updates again, and its check fails
-        result = dg.materialize(
-            [producer_product, product_contract],
-            instance=instance,
-            partition_key=partition,
-            raise_on_error=False,
-        )
-        assert not result.success
-        requested, _ = _requested(instance, cursor)
-        assert requested == 0
+        # no automation on paper: the runs themselves wait for their producers
+        assert node.automation_condition is None

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from wdc_orchestration.dbt_session_plugin import set_run_window
 from wdc_orchestration.run_window import (
     MAX_DATE_ENV,
     MIN_DATE_ENV,
@@ -19,7 +20,6 @@ from wdc_orchestration.run_window import (
     run_window_environment,
     window_from_env,
 )
-from wdc_orchestration.dbt_session_plugin import set_run_window
 from wdc_orchestration.settings import DBT_PROJECT_DIR
 
 NOV = [dt.date(2026, 11, day) for day in range(1, 6)]

@@ -149,17 +149,6 @@ class WdcDbtTranslator(DagsterDbtTranslator):
             )
         return metadata
 
-    def get_automation_condition(
-        self, dbt_resource_props: Mapping[str, Any]
-    ) -> dg.AutomationCondition | None:
-        # Models react to their upstream (own staging, other domains' products) once it updated
-        # and its blocking checks passed; raw assets (sources) are landed by the schedules.
-        if dbt_resource_props["resource_type"] != "model":
-            return None
-        from wdc_orchestration.quality.automation import when_upstream_trusted
-
-        return when_upstream_trusted()
-
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> dg.AssetSpec:

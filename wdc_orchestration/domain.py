@@ -116,12 +116,22 @@ def domain_definitions(spec: DomainSpec) -> dg.Definitions:
     )
 
 
+def domain_selection(*domains: str) -> dg.AssetSelection:
+    """What a domain's run materialises and checks: its group, and the readiness checks it puts on
+    the other domains' products it reads (it waits there for them: quality/upstream.py)."""
+    from wdc_orchestration.quality.upstream import readiness_check_keys
+
+    manifest = load_manifest()
+    keys = [key for domain in domains for key in readiness_check_keys(manifest, domain)]
+    return dg.AssetSelection.groups(*domains) | dg.AssetSelection.checks(*keys)
+
+
 def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
     """One code location: the domain's definitions, a daily job and its nightly schedule."""
     configure_logging()
     daily_job = dg.define_asset_job(
         name=f"{spec.name}_daily",
-        selection=dg.AssetSelection.groups(spec.name),
+        selection=domain_selection(spec.name),
         partitions_def=daily_partitions,
         description=f"Land {spec.name}'s raw data for a day and build its models and products.",
     )

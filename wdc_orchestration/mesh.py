@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from wdc_orchestration.domain import domain_definitions
+from wdc_orchestration.domain import domain_definitions, domain_selection
 from wdc_orchestration.domain_spec import DomainSpec
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.resources.registry import build_resources
@@ -51,13 +51,20 @@ def mesh_definitions(
     selected = list(domains) if domains else [spec.name for spec in specs]
     job = dg.define_asset_job(
         name=MESH_JOB,
-        selection=dg.AssetSelection.groups(*selected),
+        selection=domain_selection(*selected),
         partitions_def=daily_partitions,
         description="One day of the whole mesh (or of the chosen domains), in dependency order.",
     )
     return dg.Definitions.merge(
         *(domain_definitions(spec) for spec in specs),
-        dg.Definitions(jobs=[job], resources=build_resources(scale_factor=scale_factor, seed=seed)),
+        dg.Definitions(
+            jobs=[job],
+            # One process runs the domains in dependency order: a consumer whose producer is not
+            # in the run and has not published the day fails at once instead of waiting for it.
+            resources=build_resources(
+                scale_factor=scale_factor, seed=seed, upstream_wait_seconds=0
+            ),
+        ),
     )
 
 

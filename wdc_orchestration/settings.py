@@ -78,6 +78,7 @@ class Settings:
     log_dir: Path
     seed: int
     scale_factor: float
+    upstream_wait_seconds: float = 86_400.0
 
     @property
     def lake_is_local(self) -> bool:
@@ -112,4 +113,6 @@ def get_settings() -> Settings:
         log_dir=Path(_local(_env("WDC_LOG_DIR", ".wdc/logs"))),
         seed=int(_env("WDC_SEED", "42")),
         scale_factor=float(_env("WDC_SCALE_FACTOR", "1.0")),
+        # How long a domain's run waits for another domain's data of the day (a day).
+        upstream_wait_seconds=float(_env("WDC_UPSTREAM_WAIT_SECONDS", "86400")),
     )

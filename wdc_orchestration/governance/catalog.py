@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from wdc_orchestration.governance.descriptor import ProductDescriptor
+from wdc_orchestration.governance.publications import ProductPublication
 from wdc_orchestration.governance.publishing import published_majors, read_pointer
 from wdc_orchestration.governance.violations import Violation
 from wdc_orchestration.resources.lake import LakeStorage
@@ -17,7 +18,10 @@ def catalog_entries(
     descriptors: Mapping[str, ProductDescriptor],
     violations: Iterable[Violation],
     lake: LakeStorage | None,
+    publications: Mapping[str, list[ProductPublication]] | None = None,
 ) -> list[dict[str, Any]]:
+    """One entry per product; `publications` (product id -> its DuckLake publications, newest
+    first) adds the SQL port's snapshots a consumer can time-travel to."""
     violations = list(violations)
     entries = []
     for d in sorted(descriptors.values(), key=lambda x: x.id):
@@ -68,6 +72,17 @@ def catalog_entries(
                     for c in d.columns
                 ],
                 "published": published,
+                "snapshots": [
+                    {
+                        "snapshot_id": p.snapshot_id,
+                        "published_at": p.published_at,
+                        "window": list(p.window),
+                        "rows": p.rows,
+                        "run_id": p.run_id,
+                        "read": p.time_travel_sql,
+                    }
+                    for p in (publications or {}).get(d.id, [])
+                ],
                 "policy_status": "ok" if not mine else f"{len(mine)} violation(s)",
                 "violations": [v.as_dict() for v in mine],
             }
@@ -88,6 +103,15 @@ def _published_line(entry: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
+# The newest DuckLake snapshots the text and Markdown reports show per product (JSON has all).
+SHOWN_SNAPSHOTS = 5
+
+
+def _snapshot_line(p: Mapping[str, Any]) -> str:
+    window = "..".join(dict.fromkeys(p["window"]))
+    return f"{p['snapshot_id']} ({window}, {p['rows']} rows, {p['published_at']}): {p['read']}"
+
+
 def render_text(entries: list[dict[str, Any]]) -> str:
     lines = []
     for e in entries:
@@ -100,6 +124,7 @@ def render_text(entries: list[dict[str, Any]]) -> str:
             f" schedule {e['sla']['updateSchedule']}, retention {e['sla']['retention']}",
             f"  ports:     {e['ports'].get('ducklake')} | {e['ports'].get('parquet')}",
             f"  published: {_published_line(e)}",
+            *(f"  snapshot:  {_snapshot_line(p)}" for p in e["snapshots"][:SHOWN_SNAPSHOTS]),
             "  columns:   "
             + ", ".join(
                 f"{c['name']} {c['type']} ({c['classification']}"
@@ -136,6 +161,9 @@ def render_markdown(entries: list[dict[str, Any]]) -> str:
         for c in e["columns"]:
             klass = c["classification"] + (f" ({c['privacy']})" if c["privacy"] else "")
             out.append(f"| `{c['name']}` | {c['type']} | {klass} | {c['description']} |")
+        if e["snapshots"]:
+            out += ["", "Published DuckLake snapshots (time travel), newest first:", ""]
+            out += [f"- `{_snapshot_line(p)}`" for p in e["snapshots"][:SHOWN_SNAPSHOTS]]
         for v in e["violations"]:
             out.append(f"\n> **{v['rule']}**: {v['why']} — fix: {v['fix']}")
     return "\n".join(out) + "\n"

@@ -57,7 +57,15 @@ def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
             if lake is not None
             else None
         )
-        return evaluate(inputs, conn=conn, published=published), {"inputs": inputs, "lake": lake}
+        publications = {}
+        if conn is not None:
+            from wdc_orchestration.governance.publications import list_publications
+
+            publications = {
+                d.id: list_publications(conn, d.domain, d.name) for d in inputs.descriptors.values()
+            }
+        violations = evaluate(inputs, conn=conn, published=published)
+        return violations, {"inputs": inputs, "lake": lake, "publications": publications}
 
 
 def policy_check(args: argparse.Namespace) -> int:
@@ -87,9 +95,10 @@ def catalog(args: argparse.Namespace) -> int:
     except (DescriptorError, duckdb.Error, OSError, ValueError) as error:
         log.error("cannot build the catalog: %s", error)
         return 2
-    text = render(
-        catalog_entries(context["inputs"].descriptors, violations, context["lake"]), args.format
+    entries = catalog_entries(
+        context["inputs"].descriptors, violations, context["lake"], context["publications"]
     )
+    text = render(entries, args.format)
     if args.output:
         args.output.write_text(text)
         log.info("catalog written to %s", args.output)

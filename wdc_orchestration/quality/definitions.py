@@ -11,6 +11,7 @@ from wdc_orchestration.quality.raw_gate import build_raw_gate, build_references_
 from wdc_orchestration.quality.rules import rules_for
 from wdc_orchestration.quality.sensors import build_quarantine_sensor, build_run_failure_sensor
 from wdc_orchestration.quality.source_tests import build_source_tests_check
+from wdc_orchestration.quality.upstream import build_readiness_checks
 
 
 def quality_definitions(spec: DomainSpec) -> dg.Definitions:
@@ -24,6 +25,7 @@ def quality_definitions(spec: DomainSpec) -> dg.Definitions:
     source_tests = build_source_tests_check(manifest, spec)
     if source_tests is not None:
         checks.append(source_tests)
+    checks += build_readiness_checks(spec, manifest)
     return dg.Definitions(
         asset_checks=checks,
         sensors=[build_quarantine_sensor(spec.name), build_run_failure_sensor(spec.name)],

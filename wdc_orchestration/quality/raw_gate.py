@@ -36,6 +36,7 @@ from wdc_orchestration.quality.rules import RawRules, Reference
 from wdc_orchestration.raw import MANIFEST_NAME, partition_prefix, raw_asset_key
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
+from wdc_orchestration.resources.upstream import UpstreamWait
 from wdc_orchestration.run_window import run_window_of
 
 # Metadata the quarantine sensor reads from a failed check.
@@ -229,9 +230,10 @@ def _reference_relation(stack: ExitStack, lake: LakeStorage, reference: Referenc
 
 
 def build_references_check(rules: RawRules, entity: RawEntity) -> dg.AssetChecksDefinition:
-    """Foreign keys of the day resolve in the owning domain's data (blocking). Waits in the run
-    for the referenced assets; when they have no data for the day yet, it fails as 'cannot verify'
-    (the consumer must not build on it) without blaming this day's raw data."""
+    """Foreign keys of the day resolve in the owning domain's data (blocking). Waits for the
+    referenced data of the day (in a run that builds it: after it; otherwise until the owning
+    domain published it, within `UpstreamWait`); what is still missing after that fails as
+    'cannot verify yet' (the consumer must not build on it) without blaming this day's raw data."""
     asset_key = raw_asset_key(rules.domain, entity.name)
     targets = sorted({dg.AssetKey(r.target_asset_path) for r in rules.references}, key=str)
 
@@ -245,15 +247,31 @@ def build_references_check(rules: RawRules, entity: RawEntity) -> dg.AssetChecks
         additional_deps=targets,
         # No pool: it only reads the lakehouse (published products), which a DuckLake writer
         # does not lock out.
-        # Re-checked when a referenced product or export updates (it may have been late).
-        automation_condition=dg.AutomationCondition.any_deps_updated().since_last_handled()
-        & ~dg.AutomationCondition.any_deps_in_progress(),
     )
     def _references(
-        context: dg.AssetCheckExecutionContext, lake: LakeStorage, lakehouse: DuckLakeResource
+        context: dg.AssetCheckExecutionContext,
+        lake: LakeStorage,
+        lakehouse: DuckLakeResource,
+        wait: UpstreamWait,
     ) -> dg.AssetCheckResult:
+        days = run_partition_keys(context)
+
+        def missing() -> list[str]:
+            return [
+                f"{r.target} {day}"
+                for day in days
+                for r in rules.references
+                if not reference_available(context, lake, r, day)
+            ]
+
+        def report(late: list[str], waited: float) -> None:
+            context.log.info(f"waiting for {', '.join(late)} ({waited:.0f}s so far)")
+
+        # the owning domains' data of the day may not be there yet: wait for it (quality/
+        # upstream.py), then judge; what is still missing after the wait "cannot be verified"
+        wait.until(missing, report)
         findings = []
-        for day in run_partition_keys(context):
+        for day in days:
             findings.append(_references_of_day(context, lake, lakehouse, rules, entity, day))
         result = result_of(asset_key, REFERENCES, findings, lake)
         if not result.passed:

@@ -10,10 +10,15 @@ from wdc_orchestration.dbt_runner import DbtRunner
 from wdc_orchestration.resources.lake import lake_storage_from_settings
 from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
 from wdc_orchestration.resources.simulation import SimulationResource
+from wdc_orchestration.resources.upstream import UpstreamWait
 from wdc_orchestration.settings import get_settings
 
 
-def build_resources(scale_factor: float | None = None, seed: int | None = None) -> dict[str, Any]:
+def build_resources(
+    scale_factor: float | None = None,
+    seed: int | None = None,
+    upstream_wait_seconds: float | None = None,
+) -> dict[str, Any]:
     settings = get_settings()
     export_dbt_env()
     project = dbt_project()
@@ -24,6 +29,11 @@ def build_resources(scale_factor: float | None = None, seed: int | None = None) 
             project_dir=os.fspath(project.project_dir),
             profiles_dir=os.fspath(project.profiles_dir),
             target=DBT_TARGET,
+        ),
+        "wait": UpstreamWait(
+            timeout_seconds=settings.upstream_wait_seconds
+            if upstream_wait_seconds is None
+            else upstream_wait_seconds
         ),
         "simulation": SimulationResource(
             scale_factor=settings.scale_factor if scale_factor is None else scale_factor,
