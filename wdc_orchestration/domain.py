@@ -1,6 +1,8 @@
 """The domain factory: a domain declares what it is and what its source system exports; the
 platform builds its raw assets, its dbt assets, its jobs and schedule, as one code location."""
 
+import os
+
 import dagster as dg
 from dagster_dbt.asset_utils import (
     DAGSTER_DBT_EXCLUDE_METADATA_KEY,
@@ -126,6 +128,14 @@ def domain_selection(*domains: str) -> dg.AssetSelection:
     return dg.AssetSelection.groups(*domains) | dg.AssetSelection.checks(*keys)
 
 
+def daily_executor() -> dg.ExecutorDefinition:
+    """The executor of the daily jobs: in-process (measured: docs/benchmarks.md);
+    `WDC_DAILY_EXECUTOR=multiprocess` restores Dagster's default, for comparison."""
+    if os.environ.get("WDC_DAILY_EXECUTOR", "in_process") == "multiprocess":
+        return dg.multiprocess_executor
+    return dg.in_process_executor
+
+
 def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
     """One code location: the domain's definitions, a daily job and its nightly schedule."""
     configure_logging()
@@ -134,6 +144,9 @@ def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
         selection=domain_selection(spec.name),
         partitions_def=daily_partitions,
         description=f"Land {spec.name}'s raw data for a day and build its models and products.",
+        # One process per run, not one per step: a run of 40-odd steps otherwise starts 40
+        # Python processes, each importing dagster, dbt and DuckDB (docs/benchmarks.md).
+        executor_def=daily_executor(),
     )
     nightly = dg.build_schedule_from_partitioned_job(
         daily_job,

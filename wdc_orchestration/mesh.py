@@ -68,21 +68,33 @@ def mesh_definitions(
     )
 
 
-INSTANCE_YAML = """\
-# Written by wdc: the instance the CLI and `wdc dev` share, so the UI shows the CLI's runs.
+INSTANCE_MARKER = "# Written by wdc"
+INSTANCE_YAML = f"""\
+{INSTANCE_MARKER}: the instance the CLI and `wdc dev` share, so the UI shows the CLI's runs.
+# (Edit freely: once the first line is gone, wdc leaves the file alone.)
 telemetry:
   enabled: false
 concurrency:
   pools:
+    # The `ducklake` pool queues the writers of the DuckLake catalog (the dbt steps): a SQLite
+    # catalog takes one writer at a time. Readers (checks, exports) do not queue.
     default_limit: 1
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    # the five nightly runs start together; launch queued runs within a second, not five
+    dequeue_interval_seconds: 1
 """
 
 
 def dagster_home() -> Path:
-    """The instance folder (DAGSTER_HOME), created with the platform's dagster.yaml if new."""
+    """The instance folder (DAGSTER_HOME) with the platform's dagster.yaml (written when missing,
+    and kept up to date while it still carries wdc's first line)."""
     home = get_settings().dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
+    current = config.read_text() if config.exists() else None
+    if current is None or (current.startswith(INSTANCE_MARKER) and current != INSTANCE_YAML):
         config.write_text(INSTANCE_YAML)
     return home
