@@ -117,11 +117,11 @@ def slas_with_a_broken_line(folder: Path) -> str:
 def products_in_latin1_with_semicolons(folder: Path) -> str:
     """An export from another tool: ISO-8859-1 and `;`, names with accents."""
     name = "produtos_export.csv"
-    rows = duckdb.sql(
-        f"select * from read_csv('{folder / 'products.csv'}', all_varchar = true) limit 3"
-    ).fetchall()
-    header = duckdb.sql(f"describe select * from '{folder / 'products.csv'}'").fetchall()
-    columns = [c[0] for c in header]
+    relation = duckdb.sql(
+        f"select * from read_csv('{folder / 'products.csv'}', all_varchar = true, "
+        "hive_partitioning = false) limit 3"
+    )
+    columns, rows = relation.columns, relation.fetchall()
     lines = [";".join(columns)]
     for n, row in enumerate(rows):
         values = dict(zip(columns, row, strict=True))

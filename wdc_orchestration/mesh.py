@@ -85,6 +85,11 @@ run_coordinator:
   config:
     # the five nightly runs start together; launch queued runs within a second, not five
     dequeue_interval_seconds: 1
+run_monitoring:
+  enabled: true
+  # A run whose process was killed is marked failed, but the pool slot its step held stays
+  # claimed, and every later writer would queue behind it forever: free it.
+  free_slots_after_run_end_seconds: 5
 """
 
 

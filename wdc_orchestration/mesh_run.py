@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +60,44 @@ def check_message(evaluation: dg.AssetCheckEvaluation) -> str:
     return f"dbt test {status}" + (f": {rows} failing row(s)" if rows is not None else "")
 
 
+# Which process runs an in-process run: a `wdc` killed mid-run leaves its run STARTED and the pool
+# slot of its step claimed (no daemon watches an in-process run), and every later writer would
+# queue behind it for ever; the next `wdc` finds such runs by these tags and ends them.
+PID_TAG, HOST_TAG = "wdc/pid", "wdc/host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the in-process runs of this machine whose `wdc` process is gone, and free the
+    pool slots they held; their run ids."""
+    reaped = []
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            tags={HOST_TAG: socket.gethostname()},
+        )
+    )
+    for record in records:
+        run = record.dagster_run
+        pid = int(run.tags.get(PID_TAG, "0") or 0)
+        if not pid or pid == os.getpid() or _alive(pid):
+            continue
+        instance.report_run_failed(run, f"the wdc process that ran it (pid {pid}) died")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        log.warning("run %s: its process %d died mid-run; marked failed", run.run_id, pid)
+        reaped.append(run.run_id)
+    return reaped
+
+
 def run_day(
     job: dg.JobDefinition,
     instance: dg.DagsterInstance,
@@ -68,12 +108,13 @@ def run_day(
     """Run `job` for `day`; on any failure, do what the daemon's quality sensors would
     (quarantine, incidents, alerts; idempotent, so the sensors later repeat none of it)."""
     started = time.perf_counter()
+    reap_dead_runs(instance)
     result = job.execute_in_process(
         partition_key=day.isoformat(),
         instance=instance,
         raise_on_error=False,
         run_config=dict(run_config),
-        tags=dict(tags or {}),
+        tags={**(tags or {}), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
     )
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     failed_steps = [
