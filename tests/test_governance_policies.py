@@ -112,9 +112,7 @@ def test_descriptor_files_are_validated_with_the_file_and_field_named(tmp_path: 
     with pytest.raises(DescriptorError, match=r"fct_orders\.yaml: version: .*not semantic"):
         load_descriptors(domains)
     domains = _copy_domains(tmp_path / "b")
-    _edit_descriptor(
-        domains, "sales.fct_orders", lambda d: _files_server(d).update(path="x/")
-    )
+    _edit_descriptor(domains, "sales.fct_orders", lambda d: _files_server(d).update(path="x/"))
     with pytest.raises(DescriptorError, match="parquet output port must be"):
         load_descriptors(domains)
 
@@ -232,7 +230,8 @@ def test_reading_a_product_that_does_not_list_the_reader_fails_security(
     found = static_violations(load_inputs(domains, manifest))
     assert ("logistics.fct_shipments", "security.consumer_not_allowed") in _rules(found)
     line = next(v for v in found if v.rule == "security.consumer_not_allowed").line()
-    assert "logistics reads sales.fct_orders" in line and "add logistics to allowedConsumers" in line
+    assert "logistics reads sales.fct_orders" in line
+    assert "add logistics to allowedConsumers" in line
 
 
 def test_reading_another_domains_raw_source_fails_security(manifest: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from wdc_orchestration.governance.descriptor import ProductDescriptor
+from wdc_orchestration.governance.descriptor import Column, ProductDescriptor
 from wdc_orchestration.settings import DBT_PROJECT_DIR
 from wdc_orchestration.yamlio import load_yaml
 
@@ -84,7 +84,7 @@ def dump_dbt_yaml(data: Mapping[str, Any], header: str = "") -> str:
     return header + body
 
 
-def _column_entry(column: Any, existing: Mapping[str, Any] | None) -> dict[str, Any]:
+def _column_entry(column: Column, existing: Mapping[str, Any] | None) -> dict[str, Any]:
     existing = dict(existing or {})
     meta = {
         k: v
@@ -97,7 +97,7 @@ def _column_entry(column: Any, existing: Mapping[str, Any] | None) -> dict[str, 
         meta["privacy"] = column.privacy.value
     entry: dict[str, Any] = {
         "name": column.name,
-        "description": column.description,
+        "description": " ".join(column.description.split()),
         "data_type": column.physical_type,
     }
     if meta:
