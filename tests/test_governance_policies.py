@@ -62,6 +62,22 @@ def _columns(data: dict[str, Any]) -> list[dict[str, Any]]:
     return data["schema"][0]["properties"]
 
 
+def _set_custom(holder: dict[str, Any], name: str, value: Any) -> None:
+    """Set the ODCS custom property `name` of a descriptor or column (None removes it)."""
+    custom = [p for p in holder.get("customProperties", []) if p["property"] != name]
+    if value is not None:
+        custom.append({"property": name, "value": value})
+    holder["customProperties"] = custom
+
+
+def _allow(consumers: list[str]):
+    return lambda data: _set_custom(data, "allowedConsumers", consumers)
+
+
+def _files_server(data: dict[str, Any]) -> dict[str, Any]:
+    return next(s for s in data["servers"] if s["server"] == "files")
+
+
 def _manifest_model(manifest: dict[str, Any], name: str) -> dict[str, Any]:
     return next(
         n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["name"] == name
@@ -96,9 +112,7 @@ def test_descriptor_files_are_validated_with_the_file_and_field_named(tmp_path: 
     with pytest.raises(DescriptorError, match=r"fct_orders\.yaml: version: .*not semantic"):
         load_descriptors(domains)
     domains = _copy_domains(tmp_path / "b")
-    _edit_descriptor(
-        domains, "sales.fct_orders", lambda d: d["outputPorts"][1].update(location="x/")
-    )
+    _edit_descriptor(domains, "sales.fct_orders", lambda d: _files_server(d).update(path="x/"))
     with pytest.raises(DescriptorError, match="parquet output port must be"):
         load_descriptors(domains)
 
@@ -156,7 +170,7 @@ def test_personal_columns_must_be_pseudonymised_or_generalised(manifest: dict[st
     data = descriptors["customers.dim_customers"].as_dict()
     for column in _columns(data):
         if column["name"] == "age_band":
-            column.pop("privacy")  # a personal column published as is
+            _set_custom(column, "privacy", None)  # a personal column published as is
         if column["name"] == "uf":
             column["classification"] = "sensitive"
     altered = {**descriptors, "customers.dim_customers": parse_descriptor(data)}
@@ -212,11 +226,12 @@ def test_reading_a_product_that_does_not_list_the_reader_fails_security(
     tmp_path: Path, manifest: dict[str, Any]
 ) -> None:
     domains = _copy_domains(tmp_path)
-    _edit_descriptor(domains, "sales.fct_orders", lambda d: d.update(consumers=["finance"]))
+    _edit_descriptor(domains, "sales.fct_orders", _allow(["finance"]))
     found = static_violations(load_inputs(domains, manifest))
     assert ("logistics.fct_shipments", "security.consumer_not_allowed") in _rules(found)
     line = next(v for v in found if v.rule == "security.consumer_not_allowed").line()
-    assert "logistics reads sales.fct_orders" in line and "add logistics under `consumers:`" in line
+    assert "logistics reads sales.fct_orders" in line
+    assert "add logistics to allowedConsumers" in line
 
 
 def test_reading_another_domains_raw_source_fails_security(manifest: dict[str, Any]) -> None:
@@ -257,7 +272,7 @@ def test_missing_classification_retention_and_raw_retention_fail_compliance(
 
     def strip(data: dict[str, Any]) -> None:
         next(c for c in _columns(data) if c["name"] == "carrier_code").pop("classification")
-        data["sla"].pop("retention")
+        data["slaProperties"] = [p for p in data["slaProperties"] if p["property"] != "retention"]
 
     _edit_descriptor(domains, "logistics.fct_shipments", strip)
     # the logistics domain forgets its raw tracking data
@@ -378,10 +393,10 @@ def test_a_major_bump_with_a_deprecation_date_passes_versioning() -> None:
 
     def bump(data: dict[str, Any], deprecation: bool = True) -> None:
         data["version"] = "2.0.0"
-        data["outputPorts"][1]["location"] = "products/sales/fct_orders/v2/"
+        _files_server(data)["path"] = ".lake/products/sales/fct_orders/v2/"
         data["schema"][0]["properties"] = [c for c in _columns(data) if c["name"] != "channel"]
         if deprecation:
-            data["deprecation"] = {"previousMajor": 1, "until": "2027-06-30"}
+            _set_custom(data, "deprecation", {"previousMajor": 1, "until": "2027-06-30"})
 
     assert check_versioning(_variant(published, bump), published) == []
     without = check_versioning(_variant(published, lambda d: bump(d, False)), published)
@@ -415,13 +430,13 @@ def test_wdc_policy_check_prints_one_line_per_violation_and_fails(
     assert capsys.readouterr().out == ""
 
     domains = _copy_domains(tmp_path)
-    _edit_descriptor(domains, "sales.fct_orders", lambda d: d.update(consumers=["finance"]))
+    _edit_descriptor(domains, "sales.fct_orders", _allow(["finance"]))
     assert main(["policy", "check", *common, "--domains-dir", str(domains)]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines == [
         "logistics.fct_shipments: security.consumer_not_allowed: logistics reads sales.fct_orders,"
-        " whose allowed consumers are ['finance'] -> fix: ask sales to add logistics under"
-        " `consumers:` of sales.fct_orders's descriptor, or stop reading it"
+        " whose allowed consumers are ['finance'] -> fix: ask sales to add logistics to"
+        " allowedConsumers in sales.fct_orders's descriptor, or stop reading it"
     ]
 
 

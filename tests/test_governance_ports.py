@@ -95,8 +95,13 @@ def test_the_previous_major_stays_until_its_deprecation_date(
     lake = LocalLakeStorage(root=str(tmp_path / "lake"))
     publish(lakehouse, lake, orders, snapshot_id="s1")
     data = orders.as_dict()
-    data.update(version="2.0.0", deprecation={"previousMajor": 1, "until": "2027-01-31"})
-    data["outputPorts"][1]["location"] = "products/sales/fct_orders/v2/"
+    data["version"] = "2.0.0"
+    data["customProperties"].append(
+        {"property": "deprecation", "value": {"previousMajor": 1, "until": "2027-01-31"}}
+    )
+    next(s for s in data["servers"] if s["server"] == "files")["path"] = (
+        ".lake/products/sales/fct_orders/v2/"
+    )
     v2 = ProductDescriptor.model_validate(data)
     publish(lakehouse, lake, v2, snapshot_id="s2")
     assert published_majors(lake, "sales", "fct_orders") == [1, 2]

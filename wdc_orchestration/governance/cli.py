@@ -166,7 +166,9 @@ def _inputs_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add `policy` and `catalog` to the `wdc` command."""
+    """Add `policy`, `catalog`, `contracts` and `new-product` to the `wdc` command."""
+    from wdc_orchestration.governance.product_cli import register as register_products
+
     policy = commands.add_parser("policy", help="federated governance policies")
     sub = policy.add_subparsers(dest="policy_command", required=True)
 
@@ -193,3 +195,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     report.add_argument("--no-data", action="store_true", help="skip the data-level checks")
     _inputs_options(report)
     report.set_defaults(handler=catalog)
+
+    register_products(commands)  # `wdc contracts sync`, `wdc new-product`

@@ -1,15 +1,25 @@
-"""Data product descriptors: one YAML file per product under `domains/<domain>/products/`,
-modelled on the Open Data Contract Standard (ODCS v3). The descriptor is the product's single
-source of truth; the dbt YAML must agree with it (policies/contract.py checks that it does).
+"""Data product descriptors: one YAML file per product under `domains/<domain>/products/`, a data
+contract in the Open Data Contract Standard v3.0.2 (`datacontract lint` passes on every one). The
+descriptor is the product's single source of truth: `wdc contracts sync` writes the contract part
+of the dbt YAML from it, and policies/contract.py checks that the two still agree.
 
-Loading validates the shape (pydantic, unknown keys refused) and the invariants a reader relies
-on: the id is `<domain>.<name>`, the version is semantic, the file port lives under
-`products/<domain>/<name>/v<major>/`. A bad file raises DescriptorError naming the file and
-the field."""
+What ODCS has a field for lives in that field: columns under `schema[0].properties`, the owning
+team under `team`, freshness/schedule/retention under `slaProperties`, the SQL and file ports
+under `servers`, the promised dbt tests as `quality` of the column (or of the schema, for a
+model-level test). What is the mesh's own lives in `customProperties`: the allowed consumers and
+the deprecation of the previous major (top level), the unit and the privacy treatment (column).
+
+Loading validates the shape (pydantic, unknown keys and unknown custom properties refused) and the
+invariants a reader relies on: the id is `<domain>.<name>`, the version is semantic, the file
+port lives under `products/<domain>/<name>/v<major>/`. A bad file raises DescriptorError naming
+the file and the field. The attributes other code reads (`.team.owner`, `.sla.freshness`,
+`.consumers`, `.output_ports`, `.deprecation`, `.quality`, `Column.unit/.privacy/.logical_type`)
+are properties over the ODCS fields."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from enum import StrEnum
 from functools import cached_property
@@ -17,15 +27,36 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from wdc_orchestration.settings import PROJECT_ROOT
 from wdc_orchestration.yamlio import load_yaml
 
+log = logging.getLogger(__name__)
+
 DOMAINS_DIR = PROJECT_ROOT / "domains"
+API_VERSION = "v3.0.2"
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 # ISO 8601 durations with date parts (P5Y, P18M, P90D) or hours (PT26H), as retention/freshness.
 ISO_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(\d+)H)?$")
+CRON = re.compile(r"^\S+( \S+){4}$")
+# What `wdc new-product` writes where the owner still has to decide (a string, so the file is
+# still valid ODCS); read as "not set", and the policies name each one.
+TODO = "TODO"
+# The lake of the embedded default (settings' WDC_LAKE_URL default, relative to the project
+# root): the servers of a descriptor describe the ports there; production differs only in the
+# lake's root (docs/governance.md).
+EMBEDDED_LAKE = ".lake"
+EMBEDDED_CATALOG = f"ducklake:sqlite:{EMBEDDED_LAKE}/catalog/wdc.sqlite"
+SQL_SERVER, FILE_SERVER = "sql", "files"
+LAKEHOUSE = "lakehouse"  # the DuckLake catalog's attach alias (dbt profile, lakehouse resource)
 
 
 class DescriptorError(ValueError):
@@ -53,29 +84,150 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
+def _unset_todo(cls: type, value: Any) -> Any:
+    """A TODO marker reads as "not set"."""
+    return None if value == TODO else value
+
+
+class CustomProperty(_Strict):
+    """ODCS `customProperties` item: what the mesh says that ODCS has no field for."""
+
+    property: str
+    value: Any = None
+
+
+def _custom(properties: list[CustomProperty], name: str) -> Any:
+    return next((p.value for p in properties if p.property == name), None)
+
+
+def _check_custom(properties: list[CustomProperty], allowed: set[str]) -> list[CustomProperty]:
+    names = [p.property for p in properties]
+    unknown = sorted(set(names) - allowed)
+    if unknown:
+        raise ValueError(f"unknown custom properties {unknown} (known: {sorted(allowed)})")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"custom properties {duplicates} given twice")
+    return properties
+
+
+class QualityCheck(_Strict):
+    """ODCS `quality` item: a dbt test the product promises. The test itself, with its arguments
+    (accepted values, the referenced product, a severity), is in the dbt YAML; the contract policy
+    checks that every promise has its test and every test is promised."""
+
+    # no defaults: an ODCS reader needs them written (a quality item is `library` by default)
+    type: Literal["custom"]
+    engine: Literal["dbt"]
+    implementation: str  # the dbt generic test: not_null, unique, accepted_values, relationships...
+    dimension: (
+        Literal[
+            "accuracy",
+            "completeness",
+            "conformity",
+            "consistency",
+            "coverage",
+            "timeliness",
+            "uniqueness",
+        ]
+        | None
+    ) = None
+    description: str | None = None
+
+
+# The ODCS data-quality dimension each dbt generic test measures (written by sync/new-product).
+TEST_DIMENSIONS = {
+    "not_null": "completeness",
+    "unique": "uniqueness",
+    "unique_combination": "uniqueness",
+    "accepted_values": "conformity",
+    "relationships": "consistency",
+}
+
+
+class QualityRule(BaseModel):
+    """A promised dbt test, flattened: `column` None for a model-level test (`d.quality`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    column: str | None = None
+    description: str = ""
+
+
 class Column(_Strict):
+    """ODCS schema property. `logicalType` is ODCS's (a timestamp is `date` with a timestamp
+    physical type); `logical_type` gives the mesh's finer word (`timestamp`)."""
+
     name: str
-    logical_type: Literal["string", "integer", "number", "boolean", "date", "timestamp"] = Field(
+    logical_type_odcs: Literal["string", "integer", "number", "boolean", "date"] = Field(
         alias="logicalType"
     )
     physical_type: str = Field(alias="physicalType")
     description: str = ""
-    classification: Classification | None = None
+    classification: Classification | None = None  # None: not decided yet (TODO in the file)
     required: bool = False
     unique: bool = False
     primary_key: bool = Field(default=False, alias="primaryKey")
-    unit: str | None = None  # BRL for money
-    privacy: Privacy | None = None
+    primary_key_position: int | None = Field(default=None, alias="primaryKeyPosition")
+    quality: list[QualityCheck] = []
+    custom_properties: list[CustomProperty] = Field(default=[], alias="customProperties")
+
+    _unset = field_validator("classification", mode="before")(classmethod(_unset_todo))
+
+    @field_validator("custom_properties")
+    @classmethod
+    def _known(cls, value: list[CustomProperty]) -> list[CustomProperty]:
+        _check_custom(value, {"unit", "privacy"})
+        privacy = _custom(value, "privacy")
+        if privacy is not None and privacy not in {p.value for p in Privacy}:
+            raise ValueError(f"privacy {privacy!r} is not one of {[p.value for p in Privacy]}")
+        return value
+
+    @property
+    def logical_type(self) -> str:
+        """string, integer, number, boolean, date or timestamp (the pre-ODCS vocabulary)."""
+        if self.logical_type_odcs == "date" and self.physical_type.lower().startswith("timestamp"):
+            return "timestamp"
+        return self.logical_type_odcs
+
+    @property
+    def unit(self) -> str | None:
+        """BRL for money (custom property `unit`)."""
+        return _custom(self.custom_properties, "unit")
+
+    @property
+    def privacy(self) -> Privacy | None:
+        """How a personal column was made safe (custom property `privacy`)."""
+        value = _custom(self.custom_properties, "privacy")
+        return Privacy(value) if value else None
+
+    def schema_signature(self) -> dict[str, Any]:
+        """What a consumer of the column relies on (versioning compares this, not the tests)."""
+        return self.model_dump(exclude={"quality"})
 
 
 class SchemaObject(_Strict):
     name: str
-    physical_type: Literal["table"] = Field(default="table", alias="physicalType")
+    physical_type: Literal["table"] = Field(alias="physicalType")
     description: str = ""
+    quality: list[QualityCheck] = []  # model-level tests (unique_combination, ...)
     properties: list[Column]
 
 
-class Team(_Strict):
+class TeamMember(_Strict):
+    """ODCS `team` item. The mesh lists the owning team's mailbox with role `owner`."""
+
+    username: str  # the team's e-mail
+    name: str = ""
+    role: str = ""
+
+
+class Team(BaseModel):
+    """The owning team (`d.team`), from the `team` member with role owner."""
+
+    model_config = ConfigDict(frozen=True)
+
     name: str
     owner: str = ""  # e-mail of the accountable team
 
@@ -86,31 +238,74 @@ class Description(_Strict):
     limitations: str = ""
 
 
-class QualityRule(_Strict):
-    """A dbt test the product promises (the same test must exist in the dbt project)."""
+SLA_PROPERTIES = {
+    "latency": "freshness",  # ODCS's name for freshness: how old the latest data may get
+    "frequency": "updateSchedule",  # cron, America/Sao_Paulo
+    "retention": "retention",
+}
 
-    rule: str  # not_null, unique, accepted_values, relationships, unique_combination, ...
-    column: str | None = None  # None: a model-level rule
+
+class SlaProperty(_Strict):
+    """ODCS `slaProperties` item. The mesh writes `latency` and `retention` as ISO 8601 durations
+    and `frequency` as a cron expression (America/Sao_Paulo), with no `element`: they are about
+    the product's updates, not about a column's values."""
+
+    property: str
+    value: str | int | float | bool | None
+    unit: str | None = None
+    element: str | None = None
+    driver: str | None = None
+
+    _unset = field_validator("value", mode="before")(classmethod(_unset_todo))
+
+    @model_validator(mode="after")
+    def _value(self) -> SlaProperty:
+        value = self.value
+        if value is None or self.property not in SLA_PROPERTIES:
+            return self
+        if self.property == "frequency":
+            if not isinstance(value, str) or not CRON.match(value):
+                raise ValueError(f"frequency {value!r} is not a cron expression such as 0 2 * * *")
+        elif not isinstance(value, str) or not ISO_DURATION.match(value) or value == "P":
+            raise ValueError(
+                f"{self.property} {value!r} is not an ISO 8601 duration such as P5Y or PT26H"
+            )
+        return self
+
+
+class Sla(BaseModel):
+    """The SLA as the rest of the platform reads it (`d.sla`); "" where not set."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    freshness: str = ""  # ISO 8601 duration: how old the latest data may get
+    update_schedule: str = Field(default="", alias="updateSchedule")  # cron, America/Sao_Paulo
+    retention: str = ""  # ISO 8601 duration; required by the compliance policy
+
+
+class Server(_Strict):
+    """ODCS `servers` item: one of the product's two ports, as it is on the embedded default
+    (`.lake/` beside the project). `sql`: the DuckLake table (type custom, format ducklake);
+    `files`: the Parquet file port (type local, format parquet)."""
+
+    server: str
+    type: Literal["local", "custom"]
+    format: str
+    path: str | None = None
+    database: str | None = None
+    catalog: str | None = None
+    schema_: str | None = Field(default=None, alias="schema")
     description: str = ""
 
 
-class Sla(_Strict):
-    freshness: str  # ISO 8601 duration: how old the latest data may get
-    update_schedule: str = Field(alias="updateSchedule")  # cron, America/Sao_Paulo
-    retention: str = ""  # ISO 8601 duration; required by the compliance policy
+class OutputPort(BaseModel):
+    """A port as the rest of the platform reads it (`d.output_ports`)."""
 
-    @field_validator("freshness", "retention")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        if value and not ISO_DURATION.match(value):
-            raise ValueError(f"{value!r} is not an ISO 8601 duration such as P5Y or PT26H")
-        return value
+    model_config = ConfigDict(frozen=True)
 
-
-class OutputPort(_Strict):
     name: str
     type: Literal["ducklake", "parquet"]
-    location: str
+    location: str  # lakehouse.<domain>.<name>, or products/<domain>/<name>/v<major>/ on the lake
 
 
 class Deprecation(_Strict):
@@ -121,27 +316,48 @@ class Deprecation(_Strict):
 
 
 class ProductDescriptor(_Strict):
-    api_version: str = Field(alias="apiVersion")
+    api_version: Literal["v3.0.2"] = Field(alias="apiVersion")
     kind: Literal["DataContract"]
     id: str
     name: str
-    domain: str
     version: str
     status: Literal["draft", "active", "deprecated", "retired"]
-    team: Team
+    domain: str
     description: Description
+    team_members: list[TeamMember] = Field(alias="team", min_length=1)
     schema_: list[SchemaObject] = Field(alias="schema", min_length=1, max_length=1)
-    quality: list[QualityRule] = []
-    sla: Sla
-    consumers: list[str] = []  # domains allowed to read the product
-    output_ports: list[OutputPort] = Field(alias="outputPorts")
-    deprecation: Deprecation | None = None
+    sla_properties: list[SlaProperty] = Field(default=[], alias="slaProperties")
+    servers: list[Server]
+    custom_properties: list[CustomProperty] = Field(default=[], alias="customProperties")
 
     @field_validator("version")
     @classmethod
     def _semver(cls, value: str) -> str:
         if not SEMVER.match(value):
             raise ValueError(f"version {value!r} is not semantic (MAJOR.MINOR.PATCH)")
+        return value
+
+    @field_validator("custom_properties")
+    @classmethod
+    def _known(cls, value: list[CustomProperty]) -> list[CustomProperty]:
+        _check_custom(value, {"allowedConsumers", "deprecation"})
+        consumers = _custom(value, "allowedConsumers")
+        if consumers not in (None, TODO) and not (
+            isinstance(consumers, list) and all(isinstance(c, str) for c in consumers)
+        ):
+            raise ValueError("allowedConsumers must be a list of domains ([] for none)")
+        deprecation = _custom(value, "deprecation")
+        if deprecation is not None:
+            Deprecation.model_validate(deprecation)
+        return value
+
+    @field_validator("sla_properties")
+    @classmethod
+    def _one_each(cls, value: list[SlaProperty]) -> list[SlaProperty]:
+        names = [p.property for p in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"SLA properties {duplicates} given twice")
         return value
 
     @cached_property
@@ -160,23 +376,124 @@ class ProductDescriptor(_Strict):
         return next((c for c in self.columns if c.name == name), None)
 
     @property
+    def team(self) -> Team:
+        """The owning team: the member with role owner (else the first)."""
+        owner = next((m for m in self.team_members if m.role == "owner"), self.team_members[0])
+        return Team(name=owner.name, owner=owner.username)
+
+    @property
+    def sla(self) -> Sla:
+        values = {p.property: p.value for p in self.sla_properties}
+        return Sla(
+            freshness=str(values.get("latency") or ""),
+            update_schedule=str(values.get("frequency") or ""),
+            retention=str(values.get("retention") or ""),
+        )
+
+    @property
+    def consumers_decided(self) -> bool:
+        """False while allowedConsumers is missing or TODO (the owner has not said who reads)."""
+        return _custom(self.custom_properties, "allowedConsumers") not in (None, TODO)
+
+    @property
+    def consumers(self) -> list[str]:
+        """Domains allowed to read the product ([] while undecided)."""
+        value = _custom(self.custom_properties, "allowedConsumers")
+        return list(value) if isinstance(value, list) else []
+
+    @property
+    def deprecation(self) -> Deprecation | None:
+        value = _custom(self.custom_properties, "deprecation")
+        return Deprecation.model_validate(value) if value is not None else None
+
+    @property
+    def quality(self) -> list[QualityRule]:
+        """Every promised dbt test: the schema's (column None), then each column's."""
+        rules = [
+            QualityRule(rule=q.implementation, description=q.description or "")
+            for q in self.table.quality
+        ]
+        rules += [
+            QualityRule(rule=q.implementation, column=c.name, description=q.description or "")
+            for c in self.columns
+            for q in c.quality
+        ]
+        return rules
+
+    def server(self, name: str) -> Server | None:
+        return next((s for s in self.servers if s.server == name), None)
+
+    @property
+    def output_ports(self) -> list[OutputPort]:
+        """The ports as locations: the SQL table and the file port's prefix on the lake."""
+        ports = []
+        for s in self.servers:
+            if s.server == SQL_SERVER:
+                location = f"{s.catalog}.{s.schema_}.{self.name}"
+                ports.append(OutputPort(name=s.server, type="ducklake", location=location))
+            elif s.server == FILE_SERVER:
+                location = (s.path or "").removeprefix(f"{EMBEDDED_LAKE}/")
+                ports.append(OutputPort(name=s.server, type="parquet", location=location))
+        return ports
+
+    @property
     def file_port_prefix(self) -> str:
         """The Parquet port of this major on the lake: products/<domain>/<name>/v<major>/."""
         return product_prefix(self.domain, self.name, self.major)
 
     @property
     def sql_port(self) -> str:
-        return f"lakehouse.{self.domain}.{self.name}"
+        return f"{LAKEHOUSE}.{self.domain}.{self.name}"
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.as_dict(), sort_keys=False, allow_unicode=True)
+        return yaml.safe_dump(self.as_dict(), sort_keys=False, allow_unicode=True, width=100)
 
     def as_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """The ODCS document (what the file says, without the defaults it left out)."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        # always written, even where equal to a default: an ODCS reader needs them
+        data["apiVersion"], data["kind"] = self.api_version, self.kind
+        return data
 
 
 def product_prefix(domain: str, name: str, major: int) -> str:
     return f"products/{domain}/{name}/v{major}/"
+
+
+def servers_for(domain: str, name: str, major: int) -> list[dict[str, Any]]:
+    """The `servers` of a product: its two ports on the embedded default lake, and what changes
+    in production (the lake's root and the DuckLake catalog come from WDC_* settings)."""
+    prefix = product_prefix(domain, name, major)
+    return [
+        {
+            "server": SQL_SERVER,
+            "type": "custom",
+            "format": "ducklake",
+            "database": EMBEDDED_CATALOG,
+            "catalog": LAKEHOUSE,
+            "schema": domain,
+            "path": f"{EMBEDDED_LAKE}/lakehouse/",
+            "description": (
+                f"SQL port: the DuckLake table {LAKEHOUSE}.{domain}.{name}. Embedded default, "
+                f"from the project root: ATTACH '{EMBEDDED_CATALOG}' AS {LAKEHOUSE} "
+                f"(DATA_PATH '{EMBEDDED_LAKE}/lakehouse/', READ_ONLY). Production: the catalog "
+                "is WDC_DUCKLAKE_CATALOG (postgres:...) and the data path WDC_DUCKLAKE_DATA_PATH "
+                "(s3://...)."
+            ),
+        },
+        {
+            "server": FILE_SERVER,
+            "type": "local",
+            "format": "parquet",
+            "path": f"{EMBEDDED_LAKE}/{prefix}",
+            "description": (
+                f"File port of major {major}: immutable Parquet snapshots under snapshots/<id>/; "
+                "current.json lists the current snapshot's files, relative to this folder (read "
+                "them as docs/governance.md shows). Production: the same layout under "
+                f"WDC_LAKE_URL (s3://<bucket>/<prefix>/{prefix})."
+            ),
+        },
+    ]
 
 
 def _check_invariants(descriptor: ProductDescriptor, domain_folder: str | None) -> list[str]:
@@ -191,12 +508,22 @@ def _check_invariants(descriptor: ProductDescriptor, domain_folder: str | None) 
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         problems.append(f"duplicate columns {duplicates}")
-    ports = {p.type: p.location for p in descriptor.output_ports}
-    if ports.get("ducklake") != descriptor.sql_port:
-        problems.append(f"the ducklake output port must be {descriptor.sql_port!r}")
-    if ports.get("parquet") != descriptor.file_port_prefix:
+    sql, files = descriptor.server(SQL_SERVER), descriptor.server(FILE_SERVER)
+    if (
+        sql is None
+        or (sql.type, sql.format) != ("custom", "ducklake")
+        or (sql.catalog, sql.schema_) != (LAKEHOUSE, descriptor.domain)
+    ):
         problems.append(
-            f"the parquet output port must be {descriptor.file_port_prefix!r} "
+            f"servers must have a {SQL_SERVER!r} server (type custom, format ducklake, catalog "
+            f"{LAKEHOUSE}, schema {descriptor.domain}) for {descriptor.sql_port}"
+        )
+    expected_path = f"{EMBEDDED_LAKE}/{descriptor.file_port_prefix}"
+    files_port = (files.type, files.format, files.path) if files else None
+    if files_port != ("local", "parquet", expected_path):
+        problems.append(
+            f"the parquet output port must be {descriptor.file_port_prefix!r}: a {FILE_SERVER!r} "
+            f"server (type local, format parquet) with path {expected_path!r} "
             f"(major {descriptor.major} of version {descriptor.version})"
         )
     if descriptor.deprecation and descriptor.deprecation.previous_major >= descriptor.major:
@@ -204,10 +531,22 @@ def _check_invariants(descriptor: ProductDescriptor, domain_folder: str | None) 
     return problems
 
 
+def _is_pre_odcs(data: Any) -> bool:
+    """A contract in the shape before ODCS conformance (`sla`, `outputPorts`, a `team` object),
+    as contracts published on a lake before it may still be."""
+    return isinstance(data, dict) and ("outputPorts" in data or isinstance(data.get("team"), dict))
+
+
 def parse_descriptor(
     data: Any, source: str = "<descriptor>", domain_folder: str | None = None
 ) -> ProductDescriptor:
-    """Validate a descriptor's content; DescriptorError names the source and every problem."""
+    """Validate a descriptor's content; DescriptorError names the source and every problem.
+    A contract of the pre-ODCS shape (published on a lake before the change) is converted."""
+    if _is_pre_odcs(data):
+        from wdc_orchestration.governance.descriptor_legacy import legacy_to_odcs
+
+        log.info("%s: a contract of the pre-ODCS shape, read through its conversion", source)
+        data = legacy_to_odcs(data)
     try:
         descriptor = ProductDescriptor.model_validate(data)
     except ValidationError as error:
@@ -226,6 +565,12 @@ def load_descriptor(path: Path) -> ProductDescriptor:
         data = load_yaml(path.read_text())
     except yaml.YAMLError as error:
         raise DescriptorError(f"{path}: not valid YAML: {error}") from error
+    if _is_pre_odcs(data):
+        # the files in the repository are ODCS; only published history is converted
+        raise DescriptorError(
+            f"{path}: not an ODCS v3.0.2 contract (sla/outputPorts/consumers/quality at the top "
+            "level): see docs/governance.md for the fields"
+        )
     return parse_descriptor(data, str(path), domain_folder=path.parent.parent.name)
 
 

@@ -1,7 +1,7 @@
 """Freshness: each data product's SLA as a Dagster FreshnessPolicy (WARN then FAIL in the UI when
 the product is late). The SLA comes from the product's descriptor
-(`domains/<domain>/products/<product>.yaml`, `sla.freshness` as an ISO 8601 duration); a product
-without one gets the platform default: daily, warn after 24h, fail after 26h."""
+(`domains/<domain>/products/<product>.yaml`, the SLA property `latency` as an ISO 8601 duration);
+a product without one gets the platform default: daily, warn after 24h, fail after 26h."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ from functools import cache
 
 import dagster as dg
 
-from wdc_orchestration.settings import PROJECT_ROOT
-from wdc_orchestration.yamlio import load_yaml
-
-DOMAINS_DIR = PROJECT_ROOT / "domains"
+from wdc_orchestration.governance.descriptor import DOMAINS_DIR, load_descriptor
 
 
 @dataclass(frozen=True)
@@ -48,9 +45,10 @@ def warn_window(fail_after: dt.timedelta) -> dt.timedelta:
 def product_sla(domain: str, product: str) -> FreshnessSla:
     descriptor = DOMAINS_DIR / domain / "products" / f"{product}.yaml"
     if descriptor.exists():
-        freshness = ((load_yaml(descriptor.read_text()) or {}).get("sla") or {}).get("freshness")
+        # the ODCS SLA property `latency` (the descriptor's `.sla.freshness`)
+        freshness = load_descriptor(descriptor).sla.freshness
         if freshness:
-            fail_after = parse_duration(str(freshness))
+            fail_after = parse_duration(freshness)
             return FreshnessSla(fail_after, warn_window(fail_after), str(descriptor.name))
     return DEFAULT_SLA
 

@@ -65,24 +65,45 @@ def check_compliance(
     found: list[Violation] = []
     for d in descriptors.values():
         path = f"domains/{d.domain}/products/{d.name}.yaml"
-        for c in d.columns:
-            if c.classification is None:
-                found.append(
-                    Violation(
-                        d.id,
-                        "compliance.classification_missing",
-                        f"column {c.name} has no classification",
-                        f"set classification (one of {[x.value for x in Classification]}) in "
-                        f"{path} and the same in the dbt column's meta",
-                    )
+        # one line for all of a product's unclassified columns: after `wdc new-product` that is
+        # every column, and the owner decides them together
+        unclassified = [c.name for c in d.columns if c.classification is None]
+        if unclassified:
+            found.append(
+                Violation(
+                    d.id,
+                    "compliance.classification_missing",
+                    f"column(s) {', '.join(unclassified)} have no classification",
+                    f"set classification (one of {[x.value for x in Classification]}) of each in "
+                    f"{path} (replacing TODO), then `wdc contracts sync`",
                 )
-        if not d.sla.retention:
+            )
+        sla = d.sla
+        unset = [
+            f"{odcs} ({what})"
+            for odcs, what, value in (
+                ("latency", "freshness, e.g. PT26H", sla.freshness),
+                ("frequency", "update schedule, a cron such as 0 2 * * *", sla.update_schedule),
+                ("retention", "e.g. P5Y", sla.retention),
+            )
+            if not value
+        ]
+        if sla.freshness and sla.update_schedule and not sla.retention:
             found.append(
                 Violation(
                     d.id,
                     "compliance.retention_missing",
                     "the product has no retention period",
-                    f"set sla.retention (ISO 8601, e.g. P5Y) in {path}",
+                    f"set slaProperties retention (ISO 8601, e.g. P5Y) in {path}",
+                )
+            )
+        elif unset:
+            found.append(
+                Violation(
+                    d.id,
+                    "compliance.sla_missing",
+                    f"the product's SLA is not decided: no {', '.join(unset)}",
+                    f"set each under slaProperties in {path} (replacing TODO)",
                 )
             )
         if not EMAIL.match(d.team.owner):
@@ -91,7 +112,8 @@ def check_compliance(
                     d.id,
                     "compliance.owner_missing",
                     f"the product's owner {d.team.owner!r} is not a team e-mail",
-                    f"set team.owner to the accountable team's e-mail in {path}",
+                    f"set the team member with role owner (username: the accountable team's "
+                    f"e-mail) in {path}",
                 )
             )
     for domain, entities in raw_entities(manifest).items():

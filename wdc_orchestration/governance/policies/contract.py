@@ -37,7 +37,7 @@ def _column_drift(
         if name not in dbt_columns:
             drift(
                 f"column {name} is in the descriptor but not in the dbt YAML",
-                "add it to the dbt YAML (or remove it from the descriptor)",
+                "`wdc contracts sync` (adds it to the dbt YAML), or remove it from the descriptor",
             )
     for name in dbt_names:
         if name not in contract_names:
@@ -47,7 +47,10 @@ def _column_drift(
             )
     common = [n for n in contract_names if n in dbt_columns]
     if common != [n for n in dbt_names if n in contract_names]:
-        drift("columns are in a different order in the descriptor and the dbt YAML", "reorder")
+        drift(
+            "columns are in a different order in the descriptor and the dbt YAML",
+            "`wdc contracts sync` (orders the dbt columns as the descriptor does)",
+        )
     tests = set(attached_tests(manifest, node["unique_id"]))
     for column in d.columns:
         dbt = dbt_columns.get(column.name)
@@ -58,26 +61,27 @@ def _column_drift(
             drift(
                 f"column {column.name} is {column.physical_type} in the descriptor but "
                 f"{dbt.get('data_type')} in dbt",
-                "make the types equal (the descriptor is the source of truth)",
+                "`wdc contracts sync` (the descriptor is the source of truth)",
             )
         if squash(dbt.get("description")) != squash(column.description):
             drift(
                 f"column {column.name} has a different description in dbt",
-                "copy the descriptor's description into the dbt YAML",
+                "`wdc contracts sync` (copies the descriptor's description into the dbt YAML)",
             )
         expected_class = column.classification.value if column.classification else None
         if meta.get("classification") != expected_class:
             drift(
                 f"column {column.name} is classified {expected_class} in the descriptor but "
                 f"{meta.get('classification')} in dbt's meta",
-                f"set `meta: {{classification: {expected_class}}}` on the dbt column",
+                f"`wdc contracts sync` (sets `meta: {{classification: {expected_class}}}` on the "
+                "dbt column)",
             )
         expected_privacy = column.privacy.value if column.privacy else None
         if meta.get("privacy") != expected_privacy:
             drift(
                 f"column {column.name} has privacy {expected_privacy} in the descriptor but "
                 f"{meta.get('privacy')} in dbt's meta",
-                "make the column meta `privacy` match the descriptor",
+                "`wdc contracts sync` (makes the column meta `privacy` match the descriptor)",
             )
         constraints = {c.get("type") for c in dbt.get("constraints", [])}
         if (
@@ -95,12 +99,14 @@ def _column_drift(
     for rule, column in sorted(promised - tests, key=str):
         drift(
             f"quality rule {rule} on {column or 'the model'} has no dbt test",
-            "add the test to the dbt YAML or remove the rule from the descriptor",
+            "add the test to the dbt YAML or remove the quality item from the descriptor",
         )
     for rule, column in sorted(tests - promised, key=str):
         drift(
             f"dbt test {rule} on {column or 'the model'} is not a quality rule of the descriptor",
-            "list it under `quality:` in the descriptor (consumers rely on what is promised)",
+            f"promise it in the descriptor: `quality: [{{type: custom, engine: dbt, "
+            f"implementation: {rule}}}]` of {column or 'schema[0]'} (consumers rely on what is "
+            "promised)",
         )
     return found
 
@@ -156,7 +162,7 @@ def check_contract(
                     d.id,
                     "contract.drift",
                     "the model description differs between the descriptor and dbt",
-                    "copy the descriptor's schema[0].description into the dbt YAML",
+                    "`wdc contracts sync` (copies schema[0].description into the dbt YAML)",
                 )
             )
         owner = group_owner(manifest, node.get("group"))
@@ -167,7 +173,8 @@ def check_contract(
                     "contract.drift",
                     f"owner {d.team.owner!r} in the descriptor but dbt group {node.get('group')}"
                     f" is owned by {owner!r}",
-                    "make the descriptor's team.owner the domain group's owner e-mail",
+                    "make the descriptor's team member with role owner the domain group's owner "
+                    "e-mail",
                 )
             )
         found.extend(_column_drift(d, node, manifest))

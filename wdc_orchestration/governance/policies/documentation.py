@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from wdc_orchestration.governance.descriptor import ProductDescriptor
+from wdc_orchestration.governance.descriptor import TODO, ProductDescriptor
 from wdc_orchestration.governance.manifest import model_by_id, squash
 from wdc_orchestration.governance.violations import Violation
 
@@ -50,7 +50,8 @@ def check_documentation(
         dbt_columns = node.get("columns", {})
         for c in d.columns:
             dbt_description = (dbt_columns.get(c.name) or {}).get("description")
-            if not squash(c.description) or (node and not squash(dbt_description)):
+            missing = not squash(c.description) or squash(c.description) == TODO
+            if missing or (node and not squash(dbt_description)):
                 found.append(
                     Violation(
                         d.id,

@@ -75,7 +75,8 @@ def check_interoperability(descriptors: Mapping[str, ProductDescriptor]) -> list
                         + (f" in {c.unit}" if c.unit else " without a unit")
                         + f"; the mesh's money is {MONEY_TYPE} in BRL",
                         f"cast it to decimal(18, 2) in the model and set physicalType: "
-                        f"{MONEY_TYPE}, unit: BRL in {path} (floats lose cents)",
+                        f"{MONEY_TYPE} and the custom property unit: BRL in {path} (floats lose "
+                        "cents)",
                     )
                 )
             is_time = (
@@ -90,7 +91,7 @@ def check_interoperability(descriptors: Mapping[str, ProductDescriptor]) -> list
                         "interoperability.timestamp",
                         f"timestamp column {c.name} is {physical} ({c.logical_type}); the mesh's "
                         f"timestamps are UTC {TIMESTAMP_TYPE}",
-                        f"cast it to timestamptz in the model; logicalType: timestamp, "
+                        f"cast it to timestamptz in the model; logicalType: date, "
                         f"physicalType: {TIMESTAMP_TYPE}",
                     )
                 )

@@ -28,6 +28,17 @@ def check_security(
     nodes = all_nodes(manifest)
     known = domains(manifest)
     for d in descriptors.values():
+        if not d.consumers_decided:
+            found.append(
+                Violation(
+                    d.id,
+                    "security.consumers_undecided",
+                    "the allowed consumers are not decided (customProperties allowedConsumers "
+                    "is TODO or missing)",
+                    f"list the domains that may read it as allowedConsumers in "
+                    f"domains/{d.domain}/products/{d.name}.yaml ([] for none yet)",
+                )
+            )
         for consumer in d.consumers:
             if consumer not in known or consumer == d.domain:
                 found.append(
@@ -35,7 +46,8 @@ def check_security(
                         d.id,
                         "security.unknown_consumer",
                         f"allowed consumer {consumer!r} is not another domain of the mesh",
-                        f"list only other domains ({sorted(known - {d.domain})}) under consumers",
+                        f"list only other domains ({sorted(known - {d.domain})}) as "
+                        "allowedConsumers",
                     )
                 )
     for node in manifest.get("nodes", {}).values():
@@ -90,7 +102,7 @@ def check_security(
                             "security.consumer_not_allowed",
                             f"{reader} reads {target}, whose allowed consumers are "
                             f"{product.consumers or 'none'}",
-                            f"ask {owner} to add {reader} under `consumers:` of {target}'s "
+                            f"ask {owner} to add {reader} to allowedConsumers in {target}'s "
                             "descriptor, or stop reading it",
                         )
                     )

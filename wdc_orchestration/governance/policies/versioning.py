@@ -70,14 +70,16 @@ def check_versioning(
                 f"{'; '.join(breaking)} — consumers of v{published.major} "
                 f"({published.version}) would break",
                 f"restore the column(s), or bump version to {published.major + 1}.0.0, set the "
-                f"parquet port to products/{current.domain}/{current.name}/v{published.major + 1}/"
-                f" and deprecation: {{previousMajor: {published.major}, until: <date>}} in {path}",
+                f"files server's path to .lake/products/{current.domain}/{current.name}/"
+                f"v{published.major + 1}/ and the custom property deprecation: "
+                f"{{previousMajor: {published.major}, until: <date>}} in {path}",
             )
         )
     elif (
         current.major == published.major
         and current.version == published.version
-        and [c.model_dump() for c in current.columns] != [c.model_dump() for c in published.columns]
+        and [c.schema_signature() for c in current.columns]
+        != [c.schema_signature() for c in published.columns]
     ):
         found.append(
             Violation(
@@ -95,8 +97,8 @@ def check_versioning(
                     current.id,
                     "versioning.deprecation_missing",
                     f"major {current.major} replaces v{published.major} without a deprecation date",
-                    f"set deprecation: {{previousMajor: {published.major}, until: <date>}} in "
-                    f"{path}; v{published.major} stays published until then",
+                    f"set the custom property deprecation: {{previousMajor: {published.major}, "
+                    f"until: <date>}} in {path}; v{published.major} stays published until then",
                 )
             )
     return found

@@ -1,0 +1,153 @@
+"""Handlers of `wdc contracts sync` and `wdc new-product` (registered through
+governance/cli.py). Bad input ends with one ERROR line and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from wdc_orchestration.governance.descriptor import DOMAINS_DIR, DescriptorError
+from wdc_orchestration.settings import DBT_PROJECT_DIR
+
+log = logging.getLogger("wdc_orchestration.governance")
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is under it (shorter in a report)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def contracts_sync(args: argparse.Namespace) -> int:
+    """Write the contract part of the dbt YAML from the descriptors (`--check`: only report)."""
+    from wdc_orchestration.governance.contract_sync import sync_contracts
+    from wdc_orchestration.governance.descriptor import load_descriptors
+
+    try:
+        descriptors = load_descriptors(args.domains_dir)
+    except (DescriptorError, OSError) as error:
+        log.error("cannot read the descriptors: %s", error)
+        return 2
+    if args.product:
+        unknown = sorted(set(args.product) - set(descriptors))
+        if unknown:
+            log.error("unknown product(s) %s (products: %s)", unknown, ", ".join(descriptors))
+            return 2
+        descriptors = {p: descriptors[p] for p in args.product}
+    if not args.dbt_project_dir.is_dir():
+        log.error("no dbt project at %s", args.dbt_project_dir)
+        return 2
+    changed = sync_contracts(descriptors.values(), args.dbt_project_dir, write=not args.check)
+    verb = "out of date: " if args.check else "wrote "
+    sys.stdout.writelines(verb + _shown(path) + "\n" for path in changed)
+    if args.check and changed:
+        log.error(
+            "%d dbt YAML file(s) differ from the descriptors: run `wdc contracts sync`",
+            len(changed),
+        )
+        return 1
+    log.info("%d product(s): the dbt YAML says what the descriptors say", len(descriptors))
+    return 0
+
+
+def _manifest(args: argparse.Namespace) -> dict[str, Any]:
+    if args.manifest:
+        return json.loads(args.manifest.read_text())
+    if args.dbt_project_dir.resolve() != DBT_PROJECT_DIR.resolve():
+        target = args.dbt_project_dir / "target" / "manifest.json"
+        if not target.exists():
+            raise FileNotFoundError(f"no {target}: run `dbt parse` there or give --manifest")
+        return json.loads(target.read_text())
+    from wdc_orchestration.dbt import load_manifest
+
+    return load_manifest()
+
+
+def _lakehouse_connect():
+    """A function opening a read-only lakehouse connection; None when there is no catalog."""
+    from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
+    from wdc_orchestration.settings import get_settings
+
+    settings = get_settings()
+    catalog = settings.ducklake_catalog
+    if catalog.startswith("sqlite:") and not Path(catalog.removeprefix("sqlite:")).exists():
+        return None
+    return lakehouse_from_settings(settings).model_copy(update={"read_only": True}).get_connection
+
+
+def new_product_command(args: argparse.Namespace) -> int:
+    """Make a private model a draft product: descriptor, model and dbt YAML, TODOs named."""
+    from wdc_orchestration.governance.new_product import NewProductError, new_product
+
+    try:
+        manifest = _manifest(args)
+        written = new_product(
+            args.domain,
+            args.name,
+            args.model,
+            manifest,
+            args.domains_dir,
+            args.dbt_project_dir,
+            _lakehouse_connect(),
+        )
+    except (NewProductError, DescriptorError, OSError, ValueError) as error:
+        log.error("cannot create product %s.%s: %s", args.domain, args.name, error)
+        return 2
+    sys.stdout.writelines(f"wrote {_shown(path)}\n" for path in written)
+    log.info(
+        "%s.%s is a draft: fill in the TODOs of its descriptor (classifications, allowed "
+        "consumers, SLA), then `wdc contracts sync` and `wdc policy check`",
+        args.domain,
+        args.name,
+    )
+    return 0
+
+
+def _paths(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--domains-dir", type=Path, default=DOMAINS_DIR, help="where the descriptors live"
+    )
+    parser.add_argument(
+        "--dbt-project-dir", type=Path, default=DBT_PROJECT_DIR, help="the dbt project"
+    )
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add `contracts sync` and `new-product` to the `wdc` command."""
+    contracts = commands.add_parser("contracts", help="the data contracts (descriptors)")
+    sub = contracts.add_subparsers(dest="contracts_command", required=True)
+    sync = sub.add_parser(
+        "sync",
+        help="write the contract part of the dbt YAML from the descriptors",
+        description="Write each product's description, access/contract/group config and columns "
+        "(name, description, data_type, classification/privacy meta) into its dbt YAML from "
+        "domains/<domain>/products/<product>.yaml; tests and constraints are kept.",
+    )
+    sync.add_argument("--check", action="store_true", help="write nothing; exit 1 if out of date")
+    sync.add_argument(
+        "--product", action="append", help="only this product (<domain>.<name>; repeatable)"
+    )
+    _paths(sync)
+    sync.set_defaults(handler=contracts_sync)
+
+    new = commands.add_parser(
+        "new-product",
+        help="turn a private dbt model into a draft data product",
+        description="Write domains/DOMAIN/products/NAME.yaml (an ODCS contract from MODEL's "
+        "columns, TODO where the owner decides), models/DOMAIN/marts/NAME.sql and its dbt YAML "
+        "(access public, contract enforced, group). `wdc policy check` names the TODOs.",
+    )
+    new.add_argument("domain", metavar="DOMAIN", help="the domain that owns MODEL")
+    new.add_argument("name", metavar="NAME", help="the product's name (snake_case)")
+    new.add_argument(
+        "--from", dest="model", metavar="MODEL", required=True, help="the private dbt model"
+    )
+    new.add_argument("--manifest", type=Path, help="a dbt manifest.json (default: the project's)")
+    _paths(new)
+    new.set_defaults(handler=new_product_command)
