@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wdc_orchestration.governance.cli import register as register_governance
 
     register_governance(commands)  # `wdc policy check|iam|purge`, `wdc catalog`
+    from wdc_portal.cli import register as register_portal
+
+    register_portal(commands)  # `wdc portal`
     return parser
 
 

@@ -53,6 +53,10 @@ def freshness(
     return Freshness(d.id, d.sla.freshness, last, round(age.total_seconds() / 3600, 1), status)
 
 
+def utc(moment: dt.datetime | None) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
 def product_asset(d: ProductDescriptor) -> str:
     return f"{d.domain}/{d.name}"
 
