@@ -61,6 +61,9 @@ def test_daily_revenue_reaches_the_raw_fields_of_sales_and_finance(graph: Lineag
     order_date_path = paths[paths["column"] == "order_date"]["path"].iloc[0]
     assert "finance.fct_payments.order_date" in order_date_path
     assert "sales.fct_orders.order_date" in order_date_path
-    assert by_column["gross_amount"] == {"finance.raw.payments.amount", "finance.raw.payments.status"}
+    assert by_column["gross_amount"] == {
+        "finance.raw.payments.amount",
+        "finance.raw.payments.status",
+    }
     assert by_column["refunded_amount"] == {"finance.raw.refunds.amount"}
     assert by_column["payment_method"] == {"finance.raw.payments.method"}

@@ -83,7 +83,9 @@ def test_snapshots_read_the_product_as_it_was(two_days: MeshLake, reader: Produc
     snapshots = reader.snapshots("sales.fct_orders")
     assert len(snapshots) >= 2  # created on day 1, rows of day 2 inserted later
     newest, first_insert = snapshots[0], snapshots[-1]
-    days_now = reader.query("select count(distinct order_date) as n from lakehouse.sales.fct_orders")
+    days_now = reader.query(
+        "select count(distinct order_date) as n from lakehouse.sales.fct_orders"
+    )
     days_then = reader.query(
         "select count(distinct order_date) as n from lakehouse.sales.fct_orders "
         f"AT (VERSION => {first_insert.snapshot_id})"

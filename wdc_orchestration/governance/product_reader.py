@@ -124,6 +124,8 @@ def products_connection(
         f"ATTACH 'ducklake:{settings.ducklake_catalog}' AS {ALIAS} "
         f"(DATA_PATH '{settings.ducklake_data_path}', READ_ONLY)"
     )
+    # Values read as text the same on every host (the platform's dbt profile does the same).
+    conn.execute("SET TimeZone = 'UTC'")
     file_ports = settings.lake_url.rstrip("/") + "/products/"
     folders = product_table_folders(conn, settings.ducklake_data_path, products)
     conn.execute("SET allowed_directories = ?", [[file_ports, *folders]])
