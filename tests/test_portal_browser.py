@@ -165,6 +165,7 @@ def test_the_marketplace_lists_and_finds_every_product(page) -> None:
     # the search matches column names and descriptions: `refund` is a column of finance's two
     _fill(page, "#search", "refund")
     playwright.expect(page.locator("#summary")).to_have_text(f"2 of {len(products)} data products")
+    playwright.expect(page.locator("#products tbody tr")).to_have_count(2)
     assert sorted(row[0] for row in _table(page, "#products")) == [
         "finance.fct_daily_revenue",
         "finance.fct_payments",

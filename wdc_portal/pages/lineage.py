@@ -86,7 +86,9 @@ page = Markdown(
 <|layout|columns=1 2|
 <|part|
 ### Raw fields it comes from
-<|{raw_fields}|text|mode=markdown|id=raw-fields|>
+<|part|id=raw-fields|
+<|{raw_fields}|text|mode=markdown|>
+|>
 |>
 
 <|chart|figure={figure}|id=lineage-chart|>

@@ -113,10 +113,14 @@ page = Markdown(
 |>
 
 ### Incidents
-<|{incidents}|text|mode=markdown|id=incidents|>
+<|part|id=incidents|
+<|{incidents}|text|mode=markdown|>
+|>
 
 ### Quarantined raw partitions
-<|{quarantine}|text|mode=markdown|id=quarantine|>
+<|part|id=quarantine|
+<|{quarantine}|text|mode=markdown|>
+|>
 
 ### Policy violations
 <|{violations_note}|text|id=violations-note|>

@@ -108,7 +108,9 @@ page = Markdown(
     """
 <|{product}|selector|lov={product_options}|dropdown|label=Data product|on_change=show|id=product-selector|>
 
-<|{header}|text|mode=markdown|id=product-header|>
+<|part|id=product-header|
+<|{header}|text|mode=markdown|>
+|>
 
 <|part|id=contract|
 ### Contract
@@ -136,7 +138,9 @@ page = Markdown(
 <|{checks}|table|page_size=10|rebuild|id=checks|>
 
 ### Incidents of the domain
-<|{incidents}|text|mode=markdown|id=incidents|>
+<|part|id=incidents|
+<|{incidents}|text|mode=markdown|>
+|>
 
 ### Preview
 <|{preview_note}|text|mode=markdown|>
@@ -148,13 +152,17 @@ page = Markdown(
 <|part|
 **SQL port (DuckLake)**
 
-<|{ducklake_sql}|text|mode=pre|id=ducklake-snippet|>
+<|part|id=ducklake-snippet|
+<|{ducklake_sql}|text|mode=pre|>
+|>
 |>
 
 <|part|
 **File port (Parquet)**
 
-<|{parquet_sql}|text|mode=pre|id=parquet-snippet|>
+<|part|id=parquet-snippet|
+<|{parquet_sql}|text|mode=pre|>
+|>
 |>
 |>
 """
