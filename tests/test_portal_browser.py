@@ -153,7 +153,9 @@ def _choose(page, selector: str, option: str) -> None:
 
 def _fill(page, selector: str, text: str) -> None:
     page.fill(selector, text)
-    page.press(selector, "Tab")  # Taipy sends the value on change; leaving the field flushes it
+    # The portal's inputs send their value on change (change_delay=0); leaving the field makes
+    # sure the last keystroke went out before the next action on the same socket.
+    page.press(selector, "Tab")
 
 
 def test_the_marketplace_lists_and_finds_every_product(page) -> None:
@@ -180,6 +182,8 @@ def test_a_product_page_shows_its_contract_and_a_preview_equal_to_its_port(
     d = load_descriptors()["sales.fct_orders"]
     _open(page, "/product?product=sales.fct_orders", "#product-header", d.id)
     playwright.expect(page.locator("#contract")).to_contain_text(d.description.purpose)
+    playwright.expect(page.locator("#columns tbody tr")).to_have_count(len(d.columns))
+    playwright.expect(page.locator("#columns")).to_contain_text(d.columns[-1].description)
     columns = {row[0]: row for row in _table(page, "#columns")}
     assert list(columns) == [c.name for c in d.columns]
     assert columns["customer_id"][3:5] == ["personal", "pseudonymised"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass
 
 import boto3
 import duckdb
@@ -25,8 +25,22 @@ from wdc_portal.data.products import preview, versions_table
 BUCKET = "wdc-portal-lake"
 
 
+@dataclass(frozen=True)
+class S3Lake:
+    url: str
+    first_orders: list[tuple[str, str]]  # (order_id, customer_id) of the local lake's first rows
+    payments: int
+
+
 @pytest.fixture(scope="module")
-def s3_lake(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def s3_lake(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Lake]:
+    # what the local lake holds, read before the settings point at S3
+    with two_days.connect() as con:
+        first_orders = con.execute(
+            "SELECT CAST(order_id AS VARCHAR), customer_id FROM lakehouse.sales.fct_orders "
+            "ORDER BY order_id LIMIT 5"
+        ).fetchall()
+    payments = two_days.scalar("select count(*) from lakehouse.finance.fct_payments")
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
     server.start()
     host, port = server.get_host_and_port()
@@ -62,33 +76,23 @@ def s3_lake(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "WDC_DUCKLAKE_DATA_PATH": data_path,
     }
     with environment(settings):
-        yield f"s3://{BUCKET}/mesh"
+        yield S3Lake(f"s3://{BUCKET}/mesh", first_orders, payments)
     server.stop()
 
 
-def test_the_reader_works_on_an_s3_lake_and_keeps_raw_out(
-    s3_lake: str, two_days: MeshLake, tmp_path: Path
-) -> None:
+def test_the_reader_works_on_an_s3_lake_and_keeps_raw_out(s3_lake: S3Lake) -> None:
     settings = get_settings()
-    assert settings.lake_url == s3_lake
+    assert settings.lake_url == s3_lake.url
     descriptors = load_descriptors()
     reader = ProductReader(settings, descriptors)
     try:
         orders = descriptors["sales.fct_orders"]
         rows = preview(reader, orders, limit=5)
-        with two_days.connect() as con:
-            con.execute("SET TimeZone = 'UTC'")
-            expected = con.execute(
-                "SELECT CAST(order_id AS VARCHAR), customer_id FROM lakehouse.sales.fct_orders "
-                "ORDER BY order_id LIMIT 5"
-            ).fetchall()
-        assert [tuple(r) for r in rows[["order_id", "customer_id"]].values] == expected
-        assert reader.row_count("finance.fct_payments") == two_days.scalar(
-            "select count(*) from lakehouse.finance.fct_payments"
-        )
+        assert [tuple(r) for r in rows[["order_id", "customer_id"]].values] == s3_lake.first_orders
+        assert reader.row_count("finance.fct_payments") == s3_lake.payments
         assert reader.snapshots("sales.fct_orders")
         # the file port on S3, read by following its pointer
-        port = f"{s3_lake}/products/sales/fct_orders/v1/"
+        port = f"{s3_lake.url}/products/sales/fct_orders/v1/"
         (files,) = reader.query(f"SELECT files FROM read_json('{port}current.json')")["files"]
         on_s3 = reader.query(
             "SELECT count(*) AS n FROM read_parquet(["
@@ -96,7 +100,7 @@ def test_the_reader_works_on_an_s3_lake_and_keeps_raw_out(
             + "])"
         )
         assert int(on_s3["n"][0]) == reader.row_count("sales.fct_orders")
-        raw = f"SELECT count(*) FROM read_parquet('{s3_lake}/raw/sales/orders/*/*.parquet')"
+        raw = f"SELECT count(*) FROM read_parquet('{s3_lake.url}/raw/sales/orders/*/*.parquet')"
         with pytest.raises(duckdb.PermissionException):
             reader.raw_connection().execute(raw).fetchall()
         # the lake's own objects (file ports) through the S3 LakeStorage, as the pages read them

@@ -110,7 +110,7 @@ page = Markdown(
     """
 # Access requests
 
-<|{user}|input|label=You are (e-mail)|id=user|>
+<|{user}|input|label=You are (e-mail)|change_delay=0|id=user|>
 
 <|layout|columns=1 1|
 <|part|
@@ -119,7 +119,7 @@ page = Markdown(
 
 <|{consumer}|selector|lov={domain_options}|dropdown|label=For the models of domain|id=request-consumer|>
 
-<|{purpose}|input|label=Purpose (what the data is for)|multiline|id=request-purpose|>
+<|{purpose}|input|label=Purpose (what the data is for)|multiline|change_delay=0|id=request-purpose|>
 
 <|Request access|button|on_action=request_access|id=request-button|>
 |>
@@ -130,7 +130,7 @@ Owners: <|{who_decides}|text|id=who-decides|>
 
 <|{pending}|selector|lov={pending_options}|dropdown|label=Pending request|id=pending-request|>
 
-<|{note}|input|label=Note|id=decision-note|>
+<|{note}|input|label=Note|change_delay=0|id=decision-note|>
 
 <|Approve|button|on_action=approve|id=approve-button|> <|Reject|button|on_action=reject|id=reject-button|>
 |>

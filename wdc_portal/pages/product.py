@@ -16,6 +16,7 @@ from wdc_portal.pages.common import EMPTY, markdown_list
 product_options: list[str] = []
 product = ""
 header = ""
+owner_line = ""
 contract = ""
 columns = EMPTY
 consumers = EMPTY
@@ -45,8 +46,8 @@ def show(state: State, *_: object) -> None:
     built = p.reader.exists(d.id)
     product_snapshots = p.reader.snapshots(d.id) if built else []
     fresh = data.freshness(d, product_snapshots)
-    state.header = (
-        f"## {d.id} `{d.version}` · {d.status}\n\n"
+    state.header = f"{d.id} {d.version} · {d.status}"
+    state.owner_line = (
         f"Owner: **{d.team.name}** <{d.team.owner}> · SLA: fresh within {d.sla.freshness}, "
         f"updated `{d.sla.update_schedule}` (America/Sao_Paulo), retention {d.sla.retention} · "
         f"freshness: **{fresh.status}**, last snapshot {data.utc(fresh.last_update)}"
@@ -108,9 +109,9 @@ page = Markdown(
     """
 <|{product}|selector|lov={product_options}|dropdown|label=Data product|on_change=show|id=product-selector|>
 
-<|part|id=product-header|
-<|{header}|text|mode=markdown|>
-|>
+<|{header}|text|id=product-header|>
+
+<|{owner_line}|text|mode=markdown|>
 
 <|part|id=contract|
 ### Contract
