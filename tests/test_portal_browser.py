@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import playwright.sync_api as playwright  # a dev dependency: never skipped
 import pytest
 
 from tests.conftest import DAY_3_DEFECT, MeshLake
@@ -29,8 +30,6 @@ from wdc_orchestration.quality.incidents import list_incidents
 from wdc_orchestration.resources.lake import LocalLakeStorage
 from wdc_orchestration.settings import PROJECT_ROOT, environment, get_settings, isolated_lake_env
 
-playwright = pytest.importorskip("playwright.sync_api")
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -40,7 +39,11 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "portal"
 TIMEOUT_MS = 120_000  # a shared 2-core machine: pages wait for data, never for a set time
 REQUESTER = "ana.analista@wdc.example"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+
+@pytest.fixture(scope="module", autouse=True)
+def _chromium() -> None:
+    """Fails (never skips) without Debian's chromium: .ci/run installs it with apt-get."""
+    assert CHROMIUM.exists(), "install Debian's chromium: apt-get install -y chromium"
 
 
 def _copy_lake(source: MeshLake, target: Path) -> None:

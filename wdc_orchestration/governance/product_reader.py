@@ -17,6 +17,7 @@ The connection is rebuilt when the catalog moves on, so a new run's tables and r
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -31,6 +32,7 @@ from sqlglot.errors import SqlglotError
 
 from wdc_orchestration.duckdb_extensions import ensure_extensions
 from wdc_orchestration.governance.descriptor import ProductDescriptor
+from wdc_orchestration.governance.publications import list_publications
 from wdc_orchestration.settings import Settings, is_remote
 
 log = logging.getLogger(__name__)
@@ -266,33 +268,15 @@ def time_travel(d: ProductDescriptor, version: int | None = None) -> str:
 
 
 def product_snapshots(conn: duckdb.DuckDBPyConnection, domain: str, name: str) -> list[Snapshot]:
-    """The DuckLake snapshots whose changes touched `<domain>.<name>`: created it (by name) or
-    inserted into, deleted from, altered or dropped one of the tables that ever had that name
-    (dbt's table materialisation builds a new table and renames it, so the id changes).
-    Until the platform lists its publications itself (write-audit-publish), this is the list."""
-    metadata = f"__ducklake_metadata_{ALIAS}"
-    ids = {
-        str(row[0])
-        for row in conn.execute(
-            f"SELECT t.table_id FROM {metadata}.ducklake_table t "
-            f"JOIN {metadata}.ducklake_schema s USING (schema_id) "
-            "WHERE s.schema_name = ? AND t.table_name = ?",
-            [domain, name],
-        ).fetchall()
-    }
-    names = {f"{domain}.{name}", f'"{domain}".{name}', f'"{domain}"."{name}"'}
-    found = []
-    for snapshot_id, time, changes, message, extra in conn.execute(
-        f"SELECT snapshot_id, snapshot_time, changes, commit_message, commit_extra_info "
-        f"FROM {ALIAS}.snapshots() ORDER BY snapshot_id DESC"
-    ).fetchall():
-        changes = {key: list(value) for key, value in (changes or {}).items()}
-        touched = any(
-            (set(values) & names) if key.endswith("_created") else (set(values) & ids)
-            for key, values in changes.items()
-            # a drop is of a table that no longer has the name (dbt's backup of the last build)
-            if (key.startswith("tables_") or key.startswith("inlined_")) and key != "tables_dropped"
+    """The DuckLake snapshots that published `<domain>.<name>` (each run's write-audit-publish
+    commit, governance/publications.py), newest first: what a consumer can time-travel to."""
+    return [
+        Snapshot(
+            snapshot_id=p.snapshot_id,
+            time=dt.datetime.fromisoformat(p.published_at),
+            changes={"published": [f"{'..'.join(dict.fromkeys(p.window))}: {p.rows} rows"]},
+            commit_message=f"run {p.run_id[:8]}, window {'..'.join(dict.fromkeys(p.window))}",
+            commit_extra_info=None,
         )
-        if touched:
-            found.append(Snapshot(snapshot_id, time, changes, message, extra))
-    return found
+        for p in list_publications(conn, domain, name)
+    ]

@@ -137,7 +137,7 @@ def snapshots_table(d: ProductDescriptor, snapshots: list[Snapshot]) -> pd.DataF
         {
             "snapshot": s.snapshot_id,
             "time (UTC)": s.time.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
-            "change": ", ".join(sorted(s.changes)),
+            "change": "; ".join(v for values in s.changes.values() for v in values),
             "commit": s.commit_message or "",
             "time-travel query": f"SELECT * FROM {time_travel(d, s.snapshot_id)}",
         }
