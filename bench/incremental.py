@@ -15,8 +15,8 @@ import argparse
 import datetime as dt
 import os
 import re
-import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -59,7 +59,7 @@ def build_history(
     project = dbt_project()
     with tempfile.TemporaryDirectory(prefix="wdc-bench-history-") as target_path:
         env = {**os.environ, **RunWindow(first, last).as_env()}
-        command = [shutil.which("dbt") or "dbt", "build", "--target", DBT_TARGET,
+        command = [str(Path(sys.executable).with_name("dbt")), "build", "--target", DBT_TARGET,
                    "--target-path", target_path, "--log-path", target_path,
                    *(["--select", *(f"fqn:{d}" for d in domains)] if domains else [])]  # fmt: skip
         result = subprocess.run(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import sys
 import time
+from pathlib import Path
 
 from bench.common import (
     PROJECT_ROOT,
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("%s loads in %.2fs", location, run.seconds)
         validate_seconds = None
         if not args.skip_validate:
-            dagster = shutil.which("dagster") or "dagster"
+            dagster = str(Path(sys.executable).with_name("dagster"))
             workspace = str(PROJECT_ROOT / "workspace.yaml")
             command = [dagster, "definitions", "validate", "-w", workspace]
             validate = check(run_process(command), "dagster definitions validate")

@@ -104,7 +104,7 @@ def bare_day(
             shutil.copy(partial, Path(target_path) / partial.name)
         env = {**os.environ, **RunWindow(day, day).as_env()}
         command = [
-            shutil.which("dbt") or "dbt",
+            str(Path(sys.executable).with_name("dbt")),
             "build",
             "--target",
             DBT_TARGET,
@@ -187,6 +187,8 @@ def governance(lake: Any, domains: list[str] | None, day: dt.date) -> None:
 
 
 def stage_of(step_key: str) -> str:
+    if "_ready_for_" in step_key:
+        return "readiness checks (waiting for producers)"
     if (
         step_key.endswith(("__gate", "references_resolve"))
         or "check" in step_key
