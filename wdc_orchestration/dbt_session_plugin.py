@@ -38,13 +38,20 @@ def set_read_sets(conn: DuckDBPyConnection, read_sets: dict[str, list[str]]) -> 
         conn.execute(f"SET VARIABLE {variable} = ?::VARCHAR[]", [files])
 
 
-def _read_sets(window: RunWindow | None) -> dict[str, list[str]]:
+def prepare_session(conn: DuckDBPyConnection, window: RunWindow | None = None) -> None:
+    """Give a plain connection what dbt's cursors get, so it can read a staging view outside
+    dbt (every landed source's read set; the window when given)."""
+    set_run_window(conn, window)
+    set_read_sets(conn, _read_sets(window, everything=True))
+
+
+def _read_sets(window: RunWindow | None, everything: bool = False) -> dict[str, list[str]]:
     from wdc_orchestration.raw_read_set import landed_sources, read_sets
     from wdc_orchestration.resources.lake import lake_storage_from_settings
     from wdc_orchestration.settings import get_settings
 
     lake = lake_storage_from_settings(get_settings())
-    sources = sources_from_env(os.environ)
+    sources = None if everything else sources_from_env(os.environ)
     return read_sets(lake, sources if sources is not None else landed_sources(lake), window)
 
 
