@@ -106,7 +106,7 @@ def test_incremental_bench() -> None:
     assert doc["days"] == 2 and positive(doc["ratio_day_n_to_day_1"])
     # the per-stage comparison, read from both runs' event logs
     stages = {row["stage"] for row in doc["rows"]}
-    assert {"dbt customers", "publishing", "checks (raw gate)"} <= stages
+    assert {"dbt customers", "publishing (Parquet ports)", "checks (raw gate)"} <= stages
 
 
 def test_memory_bench() -> None:

@@ -70,8 +70,11 @@ def test_a_private_model_becomes_a_product_whose_todos_the_policy_check_names(
         f"wrote {project / 'models/catalog/marts/_catalog__marts.yml'}",
     ]
     # the columns and types are the built view's, in the lakehouse of the materialised mesh
+    from wdc_orchestration.dbt_session_plugin import prepare_session
+
     with two_days.connect() as con:
-        built = con.execute(f"describe lakehouse.catalog.{MODEL}").fetchall()
+        prepare_session(con)  # the view reads the raw files the session names
+        built = con.execute(f"describe lakehouse.catalog__audit.{MODEL}").fetchall()
     d = load_descriptor(descriptor_path)
     assert [(c.name, c.physical_type) for c in d.columns] == [
         (name, kind.lower()) for name, kind, *_ in built
