@@ -3,6 +3,7 @@ mesh materialised into it for real at a tiny scale factor."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,3 +64,15 @@ def two_days(test_lake: MeshLake) -> MeshLake:
     exit_code = main(["materialize", "--start", DAY_1, "--end", DAY_2, "--log-level", "WARNING"])
     assert exit_code == 0, "wdc materialize failed: see the log above"
     return test_lake
+
+
+_SESSION_START = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the UI tests' screenshots went, when this session wrote any."""
+    from tests.dagster_ui import ARTIFACTS
+
+    shots = [p for p in ARTIFACTS.glob("*.png") if p.stat().st_mtime >= _SESSION_START]
+    if shots:
+        terminalreporter.write_line(f"UI screenshots ({len(shots)}): {ARTIFACTS}")

@@ -194,16 +194,20 @@ def _pointers() -> Pointers:
 _DAGSTER_TARGET_OPTIONS = ("-w", "--workspace", "-m", "--module-name", "-f", "--python-file")
 
 
+def dagster_dev_command(passed: Sequence[str]) -> list[str]:
+    """`dagster dev` on workspace.yaml with `passed` as given (no `-w` when they choose a target)."""
+    chooses_target = any(a.split("=")[0] in _DAGSTER_TARGET_OPTIONS for a in passed)
+    target = [] if chooses_target else ["-w", str(PROJECT_ROOT / "workspace.yaml")]
+    return ["dagster", "dev", *target, *passed]
+
+
 def dev(args: argparse.Namespace) -> int:
     """`dagster dev` on the workspace, with the instance the CLI records its runs in; every
     other option goes to `dagster dev` as given."""
     from wdc_orchestration.mesh import dagster_home
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
-    passed = list(args.dagster_args)
-    chooses_target = any(a.split("=")[0] in _DAGSTER_TARGET_OPTIONS for a in passed)
-    target = [] if chooses_target else ["-w", str(PROJECT_ROOT / "workspace.yaml")]
-    command = ["dagster", "dev", *target, *passed]
+    command = dagster_dev_command(args.dagster_args)
     log.info("DAGSTER_HOME=%s; running %s", os.environ["DAGSTER_HOME"], " ".join(command))
     os.execvp(command[0], command)
     return 0  # pragma: no cover - execvp does not return
