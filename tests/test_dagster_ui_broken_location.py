@@ -114,6 +114,7 @@ def test_the_ui_shows_the_broken_location_as_an_error(broken: BrokenWorkspace) -
 
         _row(page, BROKEN).get_by_text("View error").click()
         page.get_by_role("dialog").get_by_text("NOT_A_NAME_IT_HAS").first.wait_for()
+        page.wait_for_timeout(500)  # the dialog fades in: a screenshot at once is see-through
         screenshot(page, "07_broken_location_error")
 
 
@@ -125,7 +126,8 @@ def _skip_the_community_dialog(page: Any) -> None:
 
 
 def _row(page: Any, location: str) -> Any:
-    return page.get_by_role("row").filter(has=page.get_by_role("link", name=location, exact=True))
+    """The location's row: the table is virtualised, one `data-index` element per row."""
+    return page.locator("[data-index]").filter(has=page.get_by_text(location, exact=True))
 
 
 def _status_on_its_row(page: Any, location: str) -> str:

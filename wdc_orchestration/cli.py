@@ -195,7 +195,7 @@ _DAGSTER_TARGET_OPTIONS = ("-w", "--workspace", "-m", "--module-name", "-f", "--
 
 
 def dagster_dev_command(passed: Sequence[str]) -> list[str]:
-    """`dagster dev` on workspace.yaml with `passed` as given (no `-w` when they choose a target)."""
+    """`dagster dev` on workspace.yaml, then `passed` as given (no `-w` if they choose a target)."""
     chooses_target = any(a.split("=")[0] in _DAGSTER_TARGET_OPTIONS for a in passed)
     target = [] if chooses_target else ["-w", str(PROJECT_ROOT / "workspace.yaml")]
     return ["dagster", "dev", *target, *passed]
