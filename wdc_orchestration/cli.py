@@ -250,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         "its runs in. Every other option is passed on as given, e.g. `wdc dev -p 3001 --host "
         "0.0.0.0`; see `dagster dev --help`.",
         allow_abbrev=False,
+        usage="wdc dev [-h] [DAGSTER_DEV_OPTION ...]",
     )
     ui.set_defaults(handler=dev, dagster_args=[], passes_options_on=True)
 
