@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,3 +81,15 @@ def two_days(test_lake: MeshLake) -> MeshLake:
     exit_code = main(["materialize", "--start", DAY_1, "--end", DAY_2, "--log-level", "WARNING"])
     assert exit_code == 0, "wdc materialize failed: see the log above"
     return test_lake
+
+
+_SESSION_START = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where the UI tests' screenshots went, when this session wrote any."""
+    from tests.dagster_ui import ARTIFACTS
+
+    shots = [p for p in ARTIFACTS.glob("*.png") if p.stat().st_mtime >= _SESSION_START]
+    if shots:
+        terminalreporter.write_line(f"UI screenshots ({len(shots)}): {ARTIFACTS}")

@@ -7,11 +7,19 @@ import datetime as dt
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Sequence
-from typing import NoReturn
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn
 
-from wdc_orchestration.logs import configure_logging
+from wdc_orchestration.console.parser import USAGE_ERROR, OneLineErrorParser, UsageError
 from wdc_orchestration.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from wdc_orchestration.console.progress import DayProgress
+    from wdc_orchestration.console.summary import DayResult, Pointers
 
 log = logging.getLogger("wdc_orchestration.cli")
 
@@ -27,12 +35,26 @@ def _days(start: dt.date, end: dt.date) -> list[dt.date]:
     return [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
 
 
-def materialize(args: argparse.Namespace) -> int:
-    """Run the mesh day by day through Dagster; non-zero when any step or ERROR check failed."""
+@dataclass(frozen=True)
+class MaterializeRequest:
+    """`wdc materialize`'s arguments, checked before anything is loaded or run."""
+
+    days: list[dt.date]
+    domains: list[str] | None
+    defects: list[str]
+
+
+def _materialize_request(args: argparse.Namespace) -> MaterializeRequest:
     if args.end < args.start:
-        log.error("--end %s is before --start %s", args.end, args.start)
-        return 2
+        raise UsageError(f"--end {args.end} is before --start {args.start}")
     domains = [d.strip() for d in args.domains.split(",") if d.strip()] if args.domains else None
+    if domains:
+        from wdc_orchestration.mesh import domain_modules
+
+        unknown = sorted(set(domains) - set(domain_modules()))
+        if unknown:
+            known = ", ".join(domain_modules())
+            raise UsageError(f"--domains: unknown domain(s) {', '.join(unknown)}; known: {known}")
     defects: list[str] = []
     if args.defects:
         from domains._shared.defects import UnknownDefectError, resolve_defects
@@ -40,37 +62,38 @@ def materialize(args: argparse.Namespace) -> int:
         try:
             defects = resolve_defects(args.defects)
         except UnknownDefectError as error:
-            log.error("--defects: %s", error)
-            return 2
+            raise UsageError(f"--defects: {error}") from error
+    return MaterializeRequest(_days(args.start, args.end), domains, defects)
+
+
+def materialize(args: argparse.Namespace) -> int:
+    """Run the mesh day by day through Dagster; non-zero when any step or ERROR check failed."""
+    request = _materialize_request(args)
 
     import dagster as dg
 
+    from wdc_orchestration.console.output import stdout_console
+    from wdc_orchestration.console.progress import day_progress
+    from wdc_orchestration.console.summary import print_summary
     from wdc_orchestration.mesh import MESH_JOB, dagster_home, mesh_definitions
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
-    defs = mesh_definitions(domains, scale_factor=args.scale_factor, seed=args.seed)
+    defs = mesh_definitions(request.domains, scale_factor=args.scale_factor, seed=args.seed)
     job = defs.resolve_job_def(MESH_JOB)
     instance = dg.DagsterInstance.get()
-    days = _days(args.start, args.end)
-    console = {"config": {"log_level": args.log_level}}
-    run_config: dict[str, object] = {"loggers": {"console": console}}
-    if defects:
-        from wdc_orchestration.quality.cli_support import defects_run_config
-
-        run_config["ops"] = defects_run_config(job, defects)
-        log.warning("planting defects %s in freshly landed raw days", ", ".join(defects))
-    log.info("materialising %s for %d day(s), domains=%s", MESH_JOB, len(days), domains or "all")
-    from wdc_orchestration.mesh_run import log_day, run_day
-
-    failed: list[str] = []
-    for number, day in enumerate(days, start=1):
-        log.info("day %d/%d: %s ...", number, len(days), day)
-        outcome = run_day(job, instance, day, run_config)
-        log_day(outcome, number, len(days))
-        if not outcome.ok:
-            # A failed day is quarantined and published nothing: the next day does not build on
-            # it (write-audit-publish), so go on; `wdc quarantine retry` rebuilds it later.
-            failed.append(day.isoformat())
+    run_config = _run_config(job, args.log_level, request.defects)
+    days = request.days
+    log.info(
+        "materialising %s for %d day(s), domains=%s", MESH_JOB, len(days), request.domains or "all"
+    )
+    results: list[DayResult] = []
+    with day_progress(len(days)) as progress:
+        for number, day in enumerate(days, start=1):
+            results.append(_run_day(job, instance, day, run_config, progress, number, len(days)))
+            # A failed day is quarantined and published nothing (write-audit-publish): the next
+            # day does not build on it, so go on; `wdc quarantine retry` rebuilds it later.
+    print_summary(stdout_console(), results, _pointers())
+    failed = [r.day.isoformat() for r in results if not r.ok]
     if failed:
         log.error(
             "%d of %d day(s) failed: %s. See `wdc quarantine list` and the runs in the UI "
@@ -83,28 +106,97 @@ def materialize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_config(job: dg.JobDefinition, log_level: str, defects: list[str]) -> dict[str, object]:
+    run_config: dict[str, object] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    if defects:
+        from wdc_orchestration.quality.cli_support import defects_run_config
+
+        run_config["ops"] = defects_run_config(job, defects)
+        log.warning("planting defects %s in freshly landed raw days", ", ".join(defects))
+    return run_config
+
+
+def _run_day(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    day: dt.date,
+    run_config: dict[str, object],
+    progress: DayProgress,
+    number: int,
+    days: int,
+) -> DayResult:
+    """One day of the mesh as one Dagster run, followed step by step; what it did."""
+    from wdc_orchestration.console.progress import follow_run
+    from wdc_orchestration.console.summary import day_result
+    from wdc_orchestration.mesh_run import log_day, run_day
+
+    run_id = str(uuid.uuid4())  # known before the run starts, so its events can be followed
+    progress.start_day(number, day, steps=len(job.graph.nodes))
+    follow_run(instance, run_id, progress)
+    outcome = run_day(job, instance, day, run_config, run_id=run_id)
+    log_day(outcome, number, days)
+    result = day_result(day, outcome.result, outcome.seconds, len(outcome.incidents))
+    progress.finish_day(result.ok)
+    return result
+
+
+def _pointers() -> Pointers:
+    from wdc_orchestration.console.summary import Pointers
+    from wdc_orchestration.logs import configure_logging
+    from wdc_orchestration.quality.incidents import INCIDENTS_PREFIX
+    from wdc_orchestration.resources.lake import lake_storage_from_settings
+    from wdc_orchestration.settings import get_settings
+
+    lake = lake_storage_from_settings(get_settings())
+    return Pointers(log_file=str(configure_logging()), incidents=lake.url(INCIDENTS_PREFIX))
+
+
+# `dagster dev` options that choose what to load: given any, `wdc dev` adds no `-w`.
+_DAGSTER_TARGET_OPTIONS = ("-w", "--workspace", "-m", "--module-name", "-f", "--python-file")
+
+
+def dagster_dev_command(passed: Sequence[str]) -> list[str]:
+    """`dagster dev` on workspace.yaml, then `passed` as given (no `-w` if they choose a target)."""
+    chooses_target = any(a.split("=")[0] in _DAGSTER_TARGET_OPTIONS for a in passed)
+    target = [] if chooses_target else ["-w", str(PROJECT_ROOT / "workspace.yaml")]
+    return ["dagster", "dev", *target, *passed]
+
+
 def dev(args: argparse.Namespace) -> int:
-    """`dagster dev` on the workspace, with the instance the CLI records its runs in."""
+    """`dagster dev` on the workspace, with the instance the CLI records its runs in; every
+    other option goes to `dagster dev` as given."""
     from wdc_orchestration.mesh import dagster_home
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
-    command = ["dagster", "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), *args.dagster_args]
+    command = dagster_dev_command(args.dagster_args)
     log.info("DAGSTER_HOME=%s; running %s", os.environ["DAGSTER_HOME"], " ".join(command))
     os.execvp(command[0], command)
     return 0  # pragma: no cover - execvp does not return
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wdc", description="WDC Data Mesh platform commands.")
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineErrorParser(prog="wdc", description="WDC Data Mesh platform commands.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("materialize", help="materialise the mesh for a date range")
+    run = commands.add_parser(
+        "materialize",
+        help="materialise the mesh for a date range",
+        description="Land and build the mesh one day after the other through Dagster, with "
+        "progress and a summary table. Exit 1 when a step or a blocking check failed.",
+    )
     run.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
     run.add_argument("--end", type=_date, help="last day, inclusive (default: --start)")
     run.add_argument("--domains", help="comma-separated domains (default: all in workspace.yaml)")
     run.add_argument("--scale-factor", type=float, help="volume; 1 ~ 50k orders/day")
     run.add_argument("--seed", type=int, help="simulation seed (default WDC_SEED or 42)")
-    run.add_argument("--log-level", default="INFO", help="Dagster console log level")
+    run.add_argument(
+        "--log-level",
+        default="WARNING",
+        type=str.upper,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        help="threshold of Dagster's and the platform's log lines on the terminal (default "
+        "WARNING; the progress and the summary always show; the log file keeps INFO)",
+    )
     run.add_argument(
         "--defects",
         help="plant named defects in the freshly landed raw days: KIND[,KIND...] or all "
@@ -112,35 +204,67 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=materialize)
 
-    ui = commands.add_parser("dev", help="open the Dagster UI on the workspace")
-    ui.add_argument("dagster_args", nargs=argparse.REMAINDER, help="passed to dagster dev")
-    ui.set_defaults(handler=dev)
+    ui = commands.add_parser(
+        "dev",
+        help="open the Dagster UI on the workspace (options go to `dagster dev`)",
+        description="`dagster dev -w workspace.yaml` on the instance `wdc materialize` records "
+        "its runs in. Every other option is passed on as given, e.g. `wdc dev -p 3001 --host "
+        "0.0.0.0`; see `dagster dev --help`.",
+        allow_abbrev=False,
+        usage="wdc dev [-h] [DAGSTER_DEV_OPTION ...]",
+    )
+    ui.set_defaults(handler=dev, dagster_args=[], passes_options_on=True)
 
+    from wdc_orchestration.doctor.cli import register as register_doctor
     from wdc_orchestration.governance.cli import register as register_governance
-
-    register_governance(commands)  # `wdc policy check|iam|purge`, `wdc catalog`
     from wdc_orchestration.quality.cli import register as register_quality
-
-    register_quality(commands)  # `wdc quarantine list|retry`
     from wdc_portal.cli import register as register_portal
 
+    register_governance(commands)  # `wdc policy check|iam|purge`, `wdc catalog`
+    register_doctor(commands)  # `wdc doctor`
+    register_quality(commands)  # `wdc quarantine list|retry`
     register_portal(commands)  # `wdc portal`
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse `argv`; `wdc dev` keeps the options it does not know for `dagster dev`."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if getattr(args, "passes_options_on", False):
+        args.dagster_args = unknown[1:] if unknown[:1] == ["--"] else unknown
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if getattr(args, "end", "absent") is None:
         args.end = args.start
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # A new Dagster instance creates its SQLite schema through alembic, a dozen INFO lines.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+
+    from wdc_orchestration.console.output import install_console_logging
+    from wdc_orchestration.logs import configure_logging
+
+    install_console_logging(getattr(logging, getattr(args, "log_level", "INFO")))
     configure_logging()
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except UsageError as error:
+        log.error("%s", error)
+        return USAGE_ERROR
+
+
+def _release_multiprocessing_semaphores() -> None:
+    """dbt makes its locks from a `spawn` multiprocessing context (dbt/mp_context.py: the
+    manifest's lock, each adapter connection manager's), so each is a named POSIX semaphore
+    that multiprocessing's resource tracker process watches. multiprocessing unlinks them in a
+    finalizer at interpreter exit, which `os._exit` skips: the tracker then unlinks them itself
+    and warns "There appear to be N leaked semaphore objects". Run those finalizers (what the
+    interpreter's exit would run for multiprocessing, milliseconds), not the whole teardown."""
+    util = sys.modules.get("multiprocessing.util")
+    if util is not None:
+        util._exit_function()
 
 
 def run() -> NoReturn:
@@ -149,7 +273,12 @@ def run() -> NoReturn:
     ≈1.2 s after the work was done (measured at SF 1). Everything the run wrote is committed by
     then: Dagster's event log and DuckLake commit per write, the lake's files are renamed into
     place, and the log handlers are flushed here."""
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        sys.stderr.write("wdc: interrupted\n")
+        code = 130
+    _release_multiprocessing_semaphores()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -30,7 +30,7 @@ def _packaged_binary(package: str) -> Path:
     return binaries[-1]
 
 
-def _installed_path(extension_dir: Path, name: str) -> Path:
+def installed_path(extension_dir: Path, name: str) -> Path:
     platform = duckdb.sql("PRAGMA platform").fetchone()[0]
     return extension_dir / f"v{duckdb.__version__}" / platform / f"{name}.duckdb_extension"
 
@@ -38,7 +38,7 @@ def _installed_path(extension_dir: Path, name: str) -> Path:
 def ensure_extensions(extension_dir: Path) -> Path:
     """Install every extension the platform uses into `extension_dir` (idempotent, no network)."""
     extension_dir.mkdir(parents=True, exist_ok=True)
-    missing = [n for n in EXTENSION_PACKAGES if not _installed_path(extension_dir, n).exists()]
+    missing = [n for n in EXTENSION_PACKAGES if not installed_path(extension_dir, n).exists()]
     if not missing:
         return extension_dir
     con = duckdb.connect(

@@ -32,6 +32,7 @@ class DayRun:
     failed_checks: Sequence[dg.AssetCheckEvaluation] = ()
     failed_steps: Sequence[tuple[str, str]] = ()  # (step key, error)
     incidents: Sequence[Incident] = field(default_factory=tuple)
+    result: dg.ExecuteInProcessResult | None = None
 
     @property
     def ok(self) -> bool:
@@ -104,6 +105,7 @@ def run_day(
     day: dt.date,
     run_config: Mapping[str, object],
     tags: Mapping[str, str] | None = None,
+    run_id: str | None = None,
 ) -> DayRun:
     """Run `job` for `day`; on any failure, do what the daemon's quality sensors would
     (quarantine, incidents, alerts; idempotent, so the sensors later repeat none of it)."""
@@ -115,6 +117,7 @@ def run_day(
         raise_on_error=False,
         run_config=dict(run_config),
         tags={**(tags or {}), PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()},
+        run_id=run_id,
     )
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     failed_steps = [
@@ -136,6 +139,7 @@ def run_day(
         failed_checks=failed_checks,
         failed_steps=failed_steps,
         incidents=incidents,
+        result=result,
     )
 
 

@@ -28,8 +28,8 @@ def _lake_and_lakehouse(stack: ExitStack, with_data: bool):
 
     settings = get_settings()
     lake = lake_storage_from_settings(settings)
-    if settings.lake_is_local and not Path(settings.lake_url).exists():
-        log.info("no lake at %s yet: data and versioning checks skipped", settings.lake_url)
+    if settings.lake_is_local and not Path(settings.lake_url).is_dir():
+        log.info("no lake at %s: data and versioning checks skipped", settings.lake_url)
         return None, None
     conn = None
     catalog = settings.ducklake_catalog
@@ -43,10 +43,24 @@ def _lake_and_lakehouse(stack: ExitStack, with_data: bool):
     return lake, conn
 
 
+def _require_lake(with_data: bool) -> None:
+    """Pointed at a lake that is not there, say so (a wrong WDC_LAKE_URL is not "all is
+    well"); checked first, as parsing the dbt project creates the catalog's folder."""
+    from wdc_orchestration.settings import get_settings
+
+    settings = get_settings()
+    if with_data and settings.lake_is_local and not Path(settings.lake_url).is_dir():
+        raise FileNotFoundError(
+            f"no lake at {settings.lake_url} (WDC_LAKE_URL): run `wdc materialize` first, "
+            "or pass --no-data to check the contracts and the code alone"
+        )
+
+
 def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
     from wdc_orchestration.governance.policies import evaluate, load_inputs
     from wdc_orchestration.governance.publishing import published_contract
 
+    _require_lake(not args.no_data)
     manifest = json.loads(args.manifest.read_text()) if args.manifest else None
     inputs = load_inputs(args.domains_dir, manifest)
     with_data = not args.no_data

@@ -64,20 +64,31 @@ def build_source_tests_check(
         name=f"{domain}__raw__dbt_source_tests",
         description=f"dbt's tests on the {domain}_raw sources, for the run's days.",
         # No pool: dbt only reads the raw files here (and attaches the catalog without writing).
+        # Materialising one raw asset (the UI's Materialize on catalog/raw/categories) selects
+        # only that entity's checks: without subsetting, Dagster refuses to build the run.
+        can_subset=True,
     )
     def _source_tests(
         context: dg.AssetCheckExecutionContext, dbt: DbtRunner
     ) -> Iterator[dg.AssetCheckResult]:
         days = run_partition_keys(context)
         window = RunWindow(dt.date.fromisoformat(min(days)), dt.date.fromisoformat(max(days)))
+        selected = [spec for spec in specs if spec.key in context.selected_asset_check_keys]
+        # dbt selects a test by its name (a space-separated union, one argument); all of them
+        # by the source, as before.
+        select = (
+            f"source:{domain}_raw"
+            if len(selected) == len(specs)
+            else " ".join(spec.name for spec in selected)
+        )
         # The window reaches dbt as the dbt step's does (run_window.py): the tests' `where`
         # reads only the run's days, of the files the manifests list (raw_read_set.py).
         with run_window_environment(window, sources):
-            run = dbt.run(["test", "--select", f"source:{domain}_raw"], step_log=context.log)
+            run = dbt.run(["test", "--select", select], step_log=context.log)
         if not run.success and not run.results:  # dbt could not run at all: say why
             raise run.error()
         results = run.result_by_unique_id()
-        for spec in specs:
+        for spec in selected:
             unique_id = spec.metadata["dagster_dbt/unique_id"]
             result = results.get(unique_id)
             status = str(result.status) if result else "not run"
