@@ -9,6 +9,7 @@ from contextlib import ExitStack
 import dagster as dg
 import duckdb
 
+from wdc_orchestration.duckdb_setup import connect_duckdb
 from wdc_orchestration.generation.request import RawEntity
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.quality.evaluate import (
@@ -151,7 +152,7 @@ def evaluate_day(
     """Every gate check of one day (the volume check included)."""
     key = file_key(rules, entity, day)
     checks = list(checks)
-    with local_file(lake, key) as path, duckdb.connect() as con:
+    with local_file(lake, key) as path, connect_duckdb() as con:
         if path is None:
             missing = [
                 Finding(c, day, False, f"{key} has not landed (or was quarantined)") for c in checks
@@ -299,7 +300,7 @@ class _plain:
     """A plain in-memory DuckDB, as a context manager like the lakehouse resource's."""
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
-        self._con = duckdb.connect()
+        self._con = connect_duckdb()
         return self._con
 
     def __exit__(self, *exc: object) -> None:
