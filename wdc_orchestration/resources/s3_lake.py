@@ -83,9 +83,7 @@ class S3LakeStorage(LakeStorage):
 
     def check_access(self) -> None:
         with self._permanent_errors():
-            self.client().list_objects_v2(
-                Bucket=self.bucket, Prefix=self._key(""), MaxKeys=1
-            )
+            self.client().list_objects_v2(Bucket=self.bucket, Prefix=self._key(""), MaxKeys=1)
 
     def exists(self, key: str) -> bool:
         client = self.client()
