@@ -73,11 +73,6 @@ def is_s3(url: str) -> bool:
     return url.startswith("s3://")
 
 
-def s3_bucket(url: str) -> str:
-    """`s3://bucket/prefix` -> `bucket`."""
-    return url.removeprefix("s3://").partition("/")[0]
-
-
 @dataclass(frozen=True)
 class S3Settings:
     """How the platform reaches S3 (or any S3 API), for boto3 and for every DuckDB it opens.
@@ -185,7 +180,7 @@ POSTGRES_DBT_THREADS = 4
 
 def is_postgres_catalog(catalog: str) -> bool:
     """Whether a DuckLake catalog (as spelled after `ducklake:`) is a PostgreSQL database."""
-    return catalog.startswith(("postgres:", "postgresql:"))
+    return catalog.startswith("postgres:")
 
 
 def get_settings() -> Settings:
