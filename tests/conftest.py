@@ -3,6 +3,7 @@ mesh materialised into it for real at a tiny scale factor."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import time
@@ -13,6 +14,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.infra import (
+    InfraUnavailable,
+    PostgresCluster,
+    S3Server,
+    postgres_cluster,
+    s3_server,
+)
 from wdc_orchestration.settings import environment, get_settings, isolated_lake_env
 
 TEST_SCALE_FACTOR = 0.01
@@ -93,3 +101,35 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     shots = [p for p in ARTIFACTS.glob("*.png") if p.stat().st_mtime >= _SESSION_START]
     if shots:
         terminalreporter.write_line(f"UI screenshots ({len(shots)}): {ARTIFACTS}")
+
+
+# --- real servers for the production-storage tests (tests/infra.py) -----------------------------
+
+
+def _unavailable(error: Exception) -> None:
+    """In CI a missing server is a failure, never a silent skip; elsewhere a skip with the reason
+    (pytest -ra prints it)."""
+    message = f"{error} (tests/infra.py)"
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """A private PostgreSQL cluster on 127.0.0.1 for the session."""
+    try:
+        with postgres_cluster() as cluster:
+            yield cluster
+    except InfraUnavailable as error:
+        _unavailable(error)
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    """An authenticating S3 API server on 127.0.0.1 for the session."""
+    try:
+        with s3_server() as server:
+            yield server
+    except InfraUnavailable as error:
+        _unavailable(error)

@@ -76,7 +76,13 @@ def materialize(args: argparse.Namespace) -> int:
     from wdc_orchestration.console.progress import day_progress
     from wdc_orchestration.console.summary import print_summary
     from wdc_orchestration.mesh import MESH_JOB, dagster_home, mesh_definitions
+    from wdc_orchestration.resources.lake import lake_problem
+    from wdc_orchestration.settings import get_settings
 
+    problem = lake_problem(get_settings())  # a missing bucket or bad credentials: before any run
+    if problem:
+        log.error("%s", problem)
+        return 2
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     defs = mesh_definitions(request.domains, scale_factor=args.scale_factor, seed=args.seed)
     job = defs.resolve_job_def(MESH_JOB)

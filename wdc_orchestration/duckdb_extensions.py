@@ -19,6 +19,11 @@ EXTENSION_PACKAGES: dict[str, str] = {
     "ducklake": "duckdb_extension_ducklake",
     "sqlite_scanner": "duckdb_extension_sqlite",
     "httpfs": "duckdb_extension_httpfs",
+    # S3 credentials from the AWS credential chain (profile, SSO, instance role) when no
+    # AWS_ACCESS_KEY_ID is set
+    "aws": "duckdb_extension_aws",
+    # a DuckLake catalog on PostgreSQL (WDC_DUCKLAKE_CATALOG=postgres:...)
+    "postgres_scanner": "duckdb_extension_postgres_scanner",
 }
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import dagster as dg
@@ -68,10 +69,10 @@ def mesh_definitions(
     )
 
 
-INSTANCE_MARKER = "# Written by wdc"
+INSTANCE_HEADER = "# Written by wdc"
 INSTANCE_YAML = f"""\
-{INSTANCE_MARKER}: the instance the CLI and `wdc dev` share, so the UI shows the CLI's runs.
-# (Edit freely: once the first line is gone, wdc leaves the file alone.)
+{INSTANCE_HEADER}: the instance the CLI and `wdc dev` share, so the UI shows the CLI's runs.
+# Rewritten when the settings change; remove this header line to keep a file of your own.
 telemetry:
   enabled: false
 concurrency:
@@ -93,14 +94,50 @@ run_monitoring:
   poll_interval_seconds: 5
 """
 
+# The Dagster instance on PostgreSQL (runs, event log, schedules): the variables Dagster's own docs
+# and Helm chart use, read by Dagster through `env:` when the instance loads, so no value (the
+# password least of all) is written into dagster.yaml. DAGSTER_PG_HOST switches it on.
+PG_VARIABLES = {
+    "hostname": "DAGSTER_PG_HOST",
+    "db_name": "DAGSTER_PG_DB",
+    "username": "DAGSTER_PG_USERNAME",
+    "password": "DAGSTER_PG_PASSWORD",
+    "port": "DAGSTER_PG_PORT",
+}
+_PG_REQUIRED = ("hostname", "db_name", "username")
+
+
+def instance_yaml(env: Mapping[str, str]) -> str:
+    """The instance's dagster.yaml for `env`: SQLite storage under DAGSTER_HOME (Dagster's
+    default), or PostgreSQL when DAGSTER_PG_HOST is set."""
+    if not env.get(PG_VARIABLES["hostname"], "").strip():
+        return INSTANCE_YAML
+    missing = [PG_VARIABLES[k] for k in _PG_REQUIRED if not env.get(PG_VARIABLES[k], "").strip()]
+    if missing:
+        raise ValueError(
+            f"DAGSTER_PG_HOST is set, so the Dagster instance uses PostgreSQL: set {missing} too"
+        )
+    # Optional keys only when set: an `env:` reference to an unset variable fails the instance.
+    fields = "".join(
+        f"      {key}:\n        env: {name}\n"
+        for key, name in PG_VARIABLES.items()
+        if env.get(name, "").strip()
+    )
+    # dagster-postgres is written for psycopg2 (its dependency); SQLAlchemy 2.1 would otherwise
+    # pick psycopg 3 for a plain `postgresql://` URL, which is not installed.
+    fields += "      scheme: postgresql+psycopg2\n"
+    return INSTANCE_YAML + f"storage:\n  postgres:\n    postgres_db:\n{fields}"
+
 
 def dagster_home() -> Path:
-    """The instance folder (DAGSTER_HOME) with the platform's dagster.yaml (written when missing,
-    and kept up to date while it still carries wdc's first line)."""
+    """The instance folder (DAGSTER_HOME), with the platform's dagster.yaml for the current
+    settings. A dagster.yaml without wdc's header line is the operator's and stays as it is."""
     home = get_settings().dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    current = config.read_text() if config.exists() else None
-    if current is None or (current.startswith(INSTANCE_MARKER) and current != INSTANCE_YAML):
-        config.write_text(INSTANCE_YAML)
+    wanted = instance_yaml(os.environ)
+    if not config.exists() or (
+        config.read_text().startswith(INSTANCE_HEADER) and config.read_text() != wanted
+    ):
+        config.write_text(wanted)
     return home

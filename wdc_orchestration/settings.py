@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -68,6 +69,69 @@ def _local(path_or_url: str) -> str:
     return str((PROJECT_ROOT / path).resolve()) if not os.path.isabs(path) else path
 
 
+def is_s3(url: str) -> bool:
+    return url.startswith("s3://")
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """How the platform reaches S3 (or any S3 API), for boto3 and for every DuckDB it opens.
+
+    From `WDC_S3_ENDPOINT_URL` (else the AWS SDKs' own `AWS_ENDPOINT_URL_S3`/`AWS_ENDPOINT_URL`)
+    and the standard `AWS_*` variables. Without `AWS_ACCESS_KEY_ID` the credentials come from
+    the AWS credential chain (profile, SSO, instance or task role), in boto3 and DuckDB alike."""
+
+    endpoint_url: str | None
+    region: str
+    # repr=False: settings get logged and shown; the credentials must not be.
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls) -> S3Settings:
+        load_dotenv_once()
+        endpoint = next(
+            (
+                os.environ[name].strip()
+                for name in ("WDC_S3_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+                if os.environ.get(name, "").strip()
+            ),
+            None,
+        )
+        region = _env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1"))
+        if endpoint and "://" not in endpoint:
+            endpoint = f"https://{endpoint}"  # as the AWS SDKs take a bare host
+        return cls(
+            endpoint_url=endpoint.rstrip("/") if endpoint else None,
+            region=region,
+            access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "").strip() or None,
+            secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "").strip() or None,
+            session_token=os.environ.get("AWS_SESSION_TOKEN", "").strip() or None,
+        )
+
+    @property
+    def endpoint_host(self) -> str | None:
+        """`host[:port]` of a custom endpoint, as DuckDB's ENDPOINT wants it (no scheme)."""
+        if not self.endpoint_url:
+            return None
+        return urlsplit(self.endpoint_url).netloc or None
+
+    @property
+    def url_style(self) -> str:
+        # AWS addresses buckets as virtual hosts; S3-compatible servers (moto, SeaweedFS, MinIO)
+        # behind one host name need the bucket in the path.
+        return "path" if self.endpoint_url else "vhost"
+
+    @property
+    def use_ssl(self) -> bool:
+        return not (self.endpoint_url or "").startswith("http://")
+
+    @property
+    def has_static_credentials(self) -> bool:
+        return bool(self.access_key_id and self.secret_access_key)
+
+
 @dataclass(frozen=True)
 class Settings:
     lake_url: str
@@ -79,19 +143,45 @@ class Settings:
     seed: int
     scale_factor: float
     upstream_wait_seconds: float = 86_400.0
+    # None unless the lake or the DuckLake data path is on S3.
+    s3: S3Settings | None = None
 
     @property
     def lake_is_local(self) -> bool:
         return not is_remote(self.lake_url)
 
+    @property
+    def catalog_is_postgres(self) -> bool:
+        return is_postgres_catalog(self.ducklake_catalog)
+
+    @property
+    def dbt_threads(self) -> int:
+        """dbt's threads follow the catalog: SQLite takes one DuckLake writer at a time in a
+        process (dbt_project/profiles.yml says why); PostgreSQL takes concurrent commits, and
+        DuckLake retries a commit that raced another (`ducklake_max_retry_count`)."""
+        return POSTGRES_DBT_THREADS if self.catalog_is_postgres else 1
+
     def dbt_env(self) -> dict[str, str]:
-        """The variables dbt's profile and sources read (dbt_project/profiles.yml)."""
+        """The variables dbt's profile and sources read (dbt_project/profiles.yml). No secrets:
+        these are fingerprinted for dbt's parse state and inherited by subprocesses; S3
+        credentials reach dbt's DuckDB through its storage plugin (duckdb_setup.py)."""
         return {
             "WDC_LAKE_URL": self.lake_url,
             "WDC_DUCKLAKE_CATALOG": self.ducklake_catalog,
             "WDC_DUCKLAKE_DATA_PATH": self.ducklake_data_path,
             "WDC_DUCKDB_EXTENSION_DIR": str(self.duckdb_extension_dir),
+            "WDC_DBT_THREADS": str(self.dbt_threads),
         }
+
+
+# dbt threads with a PostgreSQL catalog: models of a domain that do not depend on each other
+# build at once (each is one DuckLake transaction); DuckDB parallelises inside each query too.
+POSTGRES_DBT_THREADS = 4
+
+
+def is_postgres_catalog(catalog: str) -> bool:
+    """Whether a DuckLake catalog (as spelled after `ducklake:`) is a PostgreSQL database."""
+    return catalog.startswith("postgres:")
 
 
 def get_settings() -> Settings:
@@ -100,12 +190,13 @@ def get_settings() -> Settings:
     local_state = PROJECT_ROOT / ".wdc"
     # SQLite cannot live on object storage: with a remote lake the file stays on this machine.
     catalog_dir = f"{lake_url}/catalog" if not is_remote(lake_url) else str(local_state)
+    data_path = _env("WDC_DUCKLAKE_DATA_PATH", f"{lake_url}/lakehouse/")
     return Settings(
         lake_url=lake_url,
         # The DuckLake metadata catalog as DuckLake spells it after `ducklake:`: a SQLite file by
         # default, `postgres:dbname=... host=...` in production.
         ducklake_catalog=_env("WDC_DUCKLAKE_CATALOG", f"sqlite:{catalog_dir}/wdc.sqlite"),
-        ducklake_data_path=_env("WDC_DUCKLAKE_DATA_PATH", f"{lake_url}/lakehouse/"),
+        ducklake_data_path=data_path,
         duckdb_extension_dir=Path(
             _local(_env("WDC_DUCKDB_EXTENSION_DIR", ".wdc/duckdb_extensions"))
         ),
@@ -115,4 +206,5 @@ def get_settings() -> Settings:
         scale_factor=float(_env("WDC_SCALE_FACTOR", "1.0")),
         # How long a domain's run waits for another domain's data of the day (a day).
         upstream_wait_seconds=float(_env("WDC_UPSTREAM_WAIT_SECONDS", "86400")),
+        s3=S3Settings.from_env() if is_s3(lake_url) or is_s3(data_path) else None,
     )

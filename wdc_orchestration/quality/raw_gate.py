@@ -9,6 +9,7 @@ from contextlib import ExitStack
 import dagster as dg
 import duckdb
 
+from wdc_orchestration.duckdb_setup import connect_duckdb
 from wdc_orchestration.generation.request import RawEntity
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.quality.evaluate import (
@@ -170,7 +171,7 @@ def evaluate_day(
         ]
         return [files, *skipped, check_volume(lake, rules, day, rows)]
     key = file_key(rules, entity, day)
-    with local_file(lake, key) as path, duckdb.connect() as con:
+    with local_file(lake, key) as path, connect_duckdb() as con:
         if path is None:  # listed, yet gone since the files check: say so, never read around it
             gone = [Finding(c, day, False, f"{key} disappeared during the check") for c in checks]
             return [files, *gone, Finding(VOLUME, day, False, f"{key} disappeared", 0, WARN)]
@@ -333,7 +334,7 @@ class _plain:
     """A plain in-memory DuckDB, as a context manager like the lakehouse resource's."""
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
-        self._con = duckdb.connect()
+        self._con = connect_duckdb()
         return self._con
 
     def __exit__(self, *exc: object) -> None:

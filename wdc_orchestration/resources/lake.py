@@ -20,6 +20,18 @@ log = logging.getLogger(__name__)
 INCOMING_DIR = ".incoming"
 
 
+class LakeAccessError(dg.Failure):
+    """The lake cannot be used as configured (a missing bucket, rejected credentials): a setting
+    must change, so retrying is pointless. Its message is one line naming what to fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(description=message, allow_retries=False)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class LakeStorage(dg.ConfigurableResource, ABC):
     """Key-addressed object storage; keys are `/`-separated paths relative to the lake root."""
 
@@ -45,6 +57,9 @@ class LakeStorage(dg.ConfigurableResource, ABC):
     def move(self, key: str, new_key: str) -> None:
         """Move one object to `new_key` (quarantine): never a delete of data that is kept nowhere
         else; a missing `key` whose `new_key` exists is taken as already moved."""
+
+    def check_access(self) -> None:
+        """Raise `LakeAccessError` when the lake cannot be listed as configured (a preflight)."""
 
     def put_bytes(self, data: bytes, key: str, scratch_dir: Path) -> None:
         scratch_dir.mkdir(parents=True, exist_ok=True)
@@ -114,12 +129,22 @@ def lake_storage_from_settings(settings: Settings) -> LakeStorage:
 
     from wdc_orchestration.resources.s3_lake import S3LakeStorage
 
+    assert settings.s3 is not None  # computed for every s3:// lake (settings.py)
     bucket, _, prefix = settings.lake_url.removeprefix("s3://").partition("/")
+    # Endpoint and region as DuckDB gets them (duckdb_setup.py); credentials through boto3's own
+    # chain (AWS_* variables, profile, role), which DuckDB's secret mirrors.
     return S3LakeStorage(
         bucket=bucket,
         prefix=prefix,
-        s3=S3Resource(
-            endpoint_url=dg.EnvVar("WDC_S3_ENDPOINT_URL").get_value() or None,
-            region_name=dg.EnvVar("AWS_REGION").get_value() or None,
-        ),
+        s3=S3Resource(endpoint_url=settings.s3.endpoint_url, region_name=settings.s3.region),
     )
+
+
+def lake_problem(settings: Settings) -> str | None:
+    """Why the configured lake cannot be used, in one line; None when it can (the CLI's
+    preflight: a missing bucket or bad credentials fail before any run starts)."""
+    try:
+        lake_storage_from_settings(settings).check_access()
+    except (LakeAccessError, ValueError) as error:
+        return str(error)
+    return None

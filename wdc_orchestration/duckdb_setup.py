@@ -1,0 +1,103 @@
+"""What every DuckDB the platform opens needs to reach the lake and the DuckLake catalog.
+
+dbt's DuckDB (through `storage_dbt_plugin`), the `DuckLakeResource` and the plain connections of
+the raw gate all go through `configure_duckdb`, with the settings `settings.py` computes once:
+
+- an `s3://` lake or data path: httpfs, and a DuckDB secret with the endpoint, region, URL style,
+  SSL and credentials (`AWS_*` as given, else the AWS credential chain). A secret lives in the
+  database instance's memory: every cursor of the connection uses it, and it never appears in
+  dbt's compiled SQL, its manifest or a log;
+- a DuckLake catalog to attach: the extension of its database (sqlite_scanner, postgres_scanner);
+  for PostgreSQL also DuckLake's commit retries raised (`ducklake_max_retry_count`), since
+  concurrent writers then race for each snapshot.
+
+Extensions come from the project-local directory (duckdb_extensions.py), never downloaded."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import duckdb
+
+from wdc_orchestration.duckdb_extensions import ensure_extensions
+from wdc_orchestration.settings import S3Settings, Settings, get_settings, is_postgres_catalog
+
+log = logging.getLogger(__name__)
+
+SECRET_NAME = "wdc_lake_s3"
+# DuckLake's default is 10 tries: with several domains committing to one PostgreSQL catalog a
+# transaction can lose the race for the next snapshot id more often than that. A retried commit
+# rewrites no data files (ducklake.select: conflict resolution), so many tries are cheap.
+DUCKLAKE_MAX_RETRY_COUNT = 100
+
+
+def connection_config(settings: Settings) -> dict[str, Any]:
+    """Connect-time options: extensions only from the project-local directory."""
+    return {
+        "extension_directory": str(settings.duckdb_extension_dir),
+        "autoinstall_known_extensions": False,
+    }
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def s3_secret_sql(s3: S3Settings) -> str:
+    """`CREATE SECRET` for the lake. Holds credentials: executed, never logged or stored."""
+    options = [
+        "TYPE s3",
+        f"REGION {_literal(s3.region)}",
+        f"URL_STYLE {_literal(s3.url_style)}",
+        f"USE_SSL {'true' if s3.use_ssl else 'false'}",
+    ]
+    if s3.endpoint_host:
+        options.append(f"ENDPOINT {_literal(s3.endpoint_host)}")
+    if s3.has_static_credentials:
+        options += [
+            "PROVIDER config",
+            f"KEY_ID {_literal(s3.access_key_id or '')}",
+            f"SECRET {_literal(s3.secret_access_key or '')}",
+        ]
+        if s3.session_token:
+            options.append(f"SESSION_TOKEN {_literal(s3.session_token)}")
+    else:
+        # profile files, SSO, web identity, ECS task or EC2 instance roles (the aws extension)
+        options.append("PROVIDER credential_chain")
+    return f"CREATE OR REPLACE SECRET {SECRET_NAME} ({', '.join(options)})"
+
+
+def configure_duckdb(
+    conn: duckdb.DuckDBPyConnection, *, catalog: str | None, s3: S3Settings | None
+) -> None:
+    """Give `conn` what the lake and the catalog need, before any ATTACH or read. Idempotent.
+    `catalog`: the DuckLake catalog the connection will attach (None: it attaches none, and
+    loads no catalog extension; each LOAD costs 0.1-0.3 s of a new connection)."""
+    if s3 is not None:
+        conn.execute("LOAD httpfs")
+        if not s3.has_static_credentials:
+            conn.execute("LOAD aws")
+        conn.execute(s3_secret_sql(s3))
+    if catalog is None:
+        return
+    conn.execute("LOAD ducklake")
+    if is_postgres_catalog(catalog):
+        conn.execute("LOAD postgres_scanner")
+        # A global setting: the cursors dbt-duckdb makes from this connection retry too.
+        conn.execute(f"SET GLOBAL ducklake_max_retry_count = {DUCKLAKE_MAX_RETRY_COUNT}")
+    elif catalog.startswith("sqlite:") or ":" not in catalog:
+        conn.execute("LOAD sqlite_scanner")
+
+
+def connect_duckdb(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+    """A plain in-memory DuckDB (no catalog attached) that reads the lake wherever it is."""
+    settings = settings or get_settings()
+    ensure_extensions(settings.duckdb_extension_dir)
+    conn = duckdb.connect(config=connection_config(settings))
+    try:
+        configure_duckdb(conn, catalog=None, s3=settings.s3)
+    except Exception:
+        conn.close()
+        raise
+    return conn
