@@ -18,7 +18,11 @@ from tests.conftest import MeshLake
 from tests.test_contracts_sync import _copy_project, dbt_parse
 from wdc_orchestration.cli import main
 from wdc_orchestration.dbt import load_manifest
+from wdc_orchestration.dbt_session_plugin import set_read_sets
 from wdc_orchestration.governance.descriptor import load_descriptor
+from wdc_orchestration.raw_read_set import landed_sources, read_sets
+from wdc_orchestration.resources.lake import lake_storage_from_settings
+from wdc_orchestration.settings import get_settings
 
 MODEL = "stg_catalog__categories"
 # The copy documents the staging model as an owner would before publishing it (the repository's
@@ -69,9 +73,12 @@ def test_a_private_model_becomes_a_product_whose_todos_the_policy_check_names(
         f"wrote {project / 'models/catalog/marts/dim_categories.sql'}",
         f"wrote {project / 'models/catalog/marts/_catalog__marts.yml'}",
     ]
-    # the columns and types are the built view's, in the lakehouse of the materialised mesh
+    # the columns and types are the built view's, in the lakehouse of the materialised mesh (in
+    # the audit schema, reading the landed raw files as dbt's session does: raw_read_set.py)
+    lake = lake_storage_from_settings(get_settings())
     with two_days.connect() as con:
-        built = con.execute(f"describe lakehouse.catalog.{MODEL}").fetchall()
+        set_read_sets(con, read_sets(lake, landed_sources(lake), None))
+        built = con.execute(f"describe lakehouse.catalog__audit.{MODEL}").fetchall()
     d = load_descriptor(descriptor_path)
     assert [(c.name, c.physical_type) for c in d.columns] == [
         (name, kind.lower()) for name, kind, *_ in built
