@@ -454,6 +454,33 @@ def test_it_refuses_an_invalid_name_team_or_owner(
     assert _tree(project) == before
 
 
+UNEXPECTED_LAYOUT: dict[str, tuple[Callable[[Path], None], str]] = {
+    "dbt_project.yml without models:": (
+        lambda r: (r / "dbt_project/dbt_project.yml").write_text("name: wdc\nprofile: wdc\n"),
+        "dbt_project/dbt_project.yml has no top-level `models:` block",
+    ),
+    "workspace.yaml with a block after load_from:": (
+        lambda r: _append(r / "workspace.yaml", "telemetry:\n  enabled: false\n"),
+        "its `load_from:` list is not the last block of the file",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNEXPECTED_LAYOUT))
+def test_it_refuses_a_project_file_it_cannot_add_the_domain_to(
+    case: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = _small_copy(tmp_path / "project")
+    change, reason = UNEXPECTED_LAYOUT[case]
+    change(project)
+    before = _tree(project)
+    code, errors = _refused(project, ["ads"], caplog)
+    assert code == 2
+    assert len(errors) == 1 and "\n" not in errors[0], errors
+    assert reason in errors[0]
+    assert _tree(project) == before
+
+
 def test_a_write_that_fails_half_way_is_undone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

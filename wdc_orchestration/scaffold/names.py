@@ -50,10 +50,6 @@ class DomainNames:
     domain: str
 
     @property
-    def entity(self) -> str:
-        return ENTITY
-
-    @property
     def source(self) -> str:
         return f"{self.domain}_raw"
 

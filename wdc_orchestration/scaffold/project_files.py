@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from wdc_orchestration.scaffold.names import DomainNames, NewDomainError
 from wdc_orchestration.scaffold.render import render
 from wdc_orchestration.yamlio import load_yaml
@@ -26,7 +28,8 @@ def _end_of_block(lines: list[str], start: int) -> int:
         if line.strip() and not line.startswith((" ", "#")):
             end = index
             break
-    while end > start + 1 and not lines[end - 1].strip():  # not after its trailing blank lines
+    # before the blank lines and top-level comments that lead to the next block
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
         end -= 1
     return end
 
@@ -34,8 +37,9 @@ def _end_of_block(lines: list[str], start: int) -> int:
 def _read_back(path: Path, text: str) -> Any:
     try:
         return load_yaml(text)
-    except Exception as error:  # yaml.YAMLError: the edit broke the file
-        raise NewDomainError(f"adding the domain would break {path}: {error}") from error
+    except yaml.YAMLError as error:
+        why = " ".join(str(error).split())  # one line
+        raise NewDomainError(f"adding the domain would break {path}: {why}") from error
 
 
 def dbt_project_text(before: str, names: DomainNames) -> str:
@@ -64,16 +68,20 @@ def dbt_project_text(before: str, names: DomainNames) -> str:
 
 def workspace_text(before: str, names: DomainNames) -> str:
     """workspace.yaml with the domain's code location as the last entry."""
+    unexpected = NewDomainError(
+        f"cannot add the code location to {WORKSPACE}: its `load_from:` list is not the last "
+        "block of the file (add the entry by hand, as for the other domains)"
+    )
+    top_level = [line for line in before.splitlines() if line[:1] not in ("", " ", "#")]
+    if not top_level or top_level[-1].rstrip() != "load_from:":
+        raise unexpected
     entry = render("workspace_entry.yaml.tmpl", names)
     after = before + ("" if before.endswith("\n") else "\n") + entry
     old, new = load_yaml(before), _read_back(WORKSPACE, after)
     added = new["load_from"].pop() if isinstance(new.get("load_from"), list) else None
     expected = load_yaml(f"load_from:\n{entry}")["load_from"][0]
     if added != expected or new != old:
-        raise NewDomainError(
-            f"cannot add the code location to {WORKSPACE}: its `load_from:` list is not the last "
-            "block of the file (add the entry by hand, as for the other domains)"
-        )
+        raise unexpected
     return after
 
 
