@@ -260,6 +260,7 @@ class RunTimeline:
     started: float
     ended: float
     steps: list[tuple[str, float, float]]  # (step key, start, end)
+    messages: list[str] = field(default_factory=list)  # the steps' log lines (context.log)
 
 
 def last_run_timeline(dagster_home: Path) -> RunTimeline:
@@ -271,10 +272,13 @@ def last_run_timeline(dagster_home: Path) -> RunTimeline:
         (run,) = instance.get_runs(limit=1)
         starts: dict[str, float] = {}
         steps: list[tuple[str, float, float]] = []
+        messages: list[str] = []
         started = ended = None
         for record in instance.all_logs(run.run_id):
             event = record.dagster_event
             if event is None:
+                if record.user_message:
+                    messages.append(record.user_message)
                 continue
             kind = event.event_type
             if kind == dg.DagsterEventType.RUN_START:
@@ -288,7 +292,7 @@ def last_run_timeline(dagster_home: Path) -> RunTimeline:
             ):
                 steps.append((event.step_key, starts[event.step_key], record.timestamp))
     assert started is not None and ended is not None, "the run has no start/end events"
-    return RunTimeline(started, ended, steps)
+    return RunTimeline(started, ended, steps, messages)
 
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -17,6 +17,7 @@ from wdc_orchestration.settings import environment, get_settings, isolated_lake_
 TEST_SCALE_FACTOR = 0.01
 DAY_1 = "2026-11-01"
 DAY_2 = "2026-11-02"
+DAY_3_DEFECT = "2026-11-03"  # a day a test plants defects in (on its own copy of the lake)
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wdc_orchestration.quality.cli import register as register_quality
 
     register_quality(commands)  # `wdc quarantine list|retry`
+    from wdc_portal.cli import register as register_portal
+
+    register_portal(commands)  # `wdc portal`
     from wdc_orchestration.scaffold.cli import register as register_scaffold
 
     register_scaffold(commands)  # `wdc new-domain`

@@ -90,6 +90,7 @@ run_monitoring:
   # A run whose process was killed is marked failed, but the pool slot its step held stays
   # claimed, and every later writer would queue behind it forever: free it.
   free_slots_after_run_end_seconds: 5
+  poll_interval_seconds: 5
 """
 
 

@@ -52,26 +52,46 @@ class GovernanceInputs:
     descriptors: Mapping[str, ProductDescriptor]
     manifest: Mapping[str, Any]
     raw_retention: Mapping[str, Mapping[str, RawRetention]] = field(default_factory=dict)
+    # product id -> consumer domains granted by approved access requests (on the lake)
+    grants: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def load_inputs(
-    domains_dir: Path = DOMAINS_DIR, manifest: Mapping[str, Any] | None = None
+    domains_dir: Path = DOMAINS_DIR,
+    manifest: Mapping[str, Any] | None = None,
+    grants: Mapping[str, frozenset[str]] | None = None,
 ) -> GovernanceInputs:
-    """Descriptors and raw retention from `domains_dir`; the project's manifest unless given."""
+    """Descriptors and raw retention from `domains_dir`; the project's manifest and the lake's
+    approved access requests unless given."""
     if manifest is None:
         from wdc_orchestration.dbt import load_manifest
 
         manifest = load_manifest()
+    if grants is None:
+        grants = _lake_grants()
     return GovernanceInputs(
         descriptors=load_descriptors(domains_dir),
         manifest=manifest,
         raw_retention=load_raw_retention(domains_dir),
+        grants=grants,
     )
+
+
+def _lake_grants() -> Mapping[str, frozenset[str]]:
+    """Approved access requests on the configured lake (none when there is no lake yet)."""
+    from wdc_orchestration.governance.access_requests import approved_grants
+    from wdc_orchestration.resources.lake import lake_storage_from_settings
+    from wdc_orchestration.settings import get_settings
+
+    settings = get_settings()
+    if settings.lake_is_local and not Path(settings.lake_url).exists():
+        return {}
+    return approved_grants(lake_storage_from_settings(settings))
 
 
 STATIC_POLICIES: dict[Policy, Callable[[GovernanceInputs], list[Violation]]] = {
     Policy.CONTRACT: lambda i: check_contract(i.descriptors, i.manifest),
-    Policy.SECURITY: lambda i: check_security(i.descriptors, i.manifest),
+    Policy.SECURITY: lambda i: check_security(i.descriptors, i.manifest, i.grants),
     Policy.PRIVACY: lambda i: check_privacy(i.descriptors, i.manifest),
     Policy.COMPLIANCE: lambda i: check_compliance(i.descriptors, i.manifest, i.raw_retention),
     Policy.INTEROPERABILITY: lambda i: check_interoperability(i.descriptors),

@@ -5,7 +5,7 @@ model and test of the manifest."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from wdc_orchestration.governance.descriptor import ProductDescriptor
@@ -22,8 +22,13 @@ def _owner_label(node: Mapping[str, Any], nodes: Mapping[str, Any]) -> str:
 
 
 def check_security(
-    descriptors: Mapping[str, ProductDescriptor], manifest: Mapping[str, Any]
+    descriptors: Mapping[str, ProductDescriptor],
+    manifest: Mapping[str, Any],
+    grants: Mapping[str, Iterable[str]] | None = None,
 ) -> list[Violation]:
+    """`grants`: product id -> consumer domains added by approved access requests (on the lake,
+    governance/access_requests.py); they count as allowed consumers, like the descriptor's."""
+    grants = grants or {}
     found: list[Violation] = []
     nodes = all_nodes(manifest)
     known = domains(manifest)
@@ -95,7 +100,7 @@ def check_security(
                             f"{owner} must describe {target} in domains/{owner}/products/",
                         )
                     )
-                elif reader not in product.consumers:
+                elif reader not in {*product.consumers, *grants.get(product.id, ())}:
                     found.append(
                         Violation(
                             who,
