@@ -145,6 +145,7 @@ def test_it_writes_the_domain_and_registers_it(
     assert sorted(done.stdout.splitlines()) == sorted(
         [f"wrote {d}/{name}" for name in ("__init__.py", "definitions.py", "simulator.py")]
         + [f"wrote {d}/products/{name}" for name in ("_raw_retention.yaml", f"{PRODUCT}.yaml")]
+        + [f"wrote {d}/kpis.yaml"]
         + [f"wrote {models}/_{DOMAIN}__groups.yml"]
         + [
             f"wrote {models}/staging/{name}"
@@ -316,7 +317,8 @@ def test_5_it_shows_in_the_global_lineage_in_a_browser(materialised: Copy, tmp_p
             box.get_by_role("img", name="unfold_more").click()  # expand the new domain's group
             nodes = page.locator("foreignObject:not(.group)").filter(has_text="Asset checks")
             nodes.filter(has_text=f"stg_{DOMAIN}__events").wait_for()
-            page.get_by_role("img", name="zoom_out").click()
+            for _ in range(2):  # the expanded group beside the other domains
+                page.get_by_role("img", name="zoom_out").click()
             page.wait_for_timeout(2_000)  # statuses and edges settle
             texts = [node.locator("div").first.inner_text() for node in nodes.all()]
             assets = [(text.splitlines()[0], text) for text in texts]
@@ -327,9 +329,9 @@ def test_5_it_shows_in_the_global_lineage_in_a_browser(materialised: Copy, tmp_p
     assert locations == {name: "LOADED" for name in [*EXISTING, DOMAIN]}
     assert dialog_shown, "no 'Join the Dagster community' dialog on the new instance"
     assert names == sorted([*EXISTING, DOMAIN])
-    # the raw entity, staging, the product and its published file port (shown by its name)
+    # the raw entity, staging, the product, its published file port (shown by its name), a KPI
     assert sorted(name for name, _ in assets) == sorted(
-        ["events", f"stg_{DOMAIN}__events", PRODUCT, PRODUCT]
+        ["events", f"stg_{DOMAIN}__events", PRODUCT, PRODUCT, "events_per_day"]
     )
     # the product's checks passed in the runs `wdc materialize` recorded in this instance
     assert any(name == PRODUCT and "Passed" in text for name, text in assets)

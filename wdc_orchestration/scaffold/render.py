@@ -31,6 +31,7 @@ FILES = {
     "domain/definitions.py.tmpl": "domains/{domain}/definitions.py",
     "domain/simulator.py.tmpl": "domains/{domain}/simulator.py",
     "domain/products/_raw_retention.yaml.tmpl": "domains/{domain}/products/_raw_retention.yaml",
+    "domain/kpis.yaml.tmpl": "domains/{domain}/kpis.yaml",
     "dbt/_groups.yml.tmpl": "dbt_project/models/{domain}/_{domain}__groups.yml",
     "dbt/staging/_sources.yml.tmpl": "dbt_project/models/{domain}/staging/_{domain}__sources.yml",
     "dbt/staging/_staging.yml.tmpl": "dbt_project/models/{domain}/staging/_{domain}__staging.yml",
