@@ -244,3 +244,40 @@ def test_wdc_catalog_shows_the_snapshots(
     markdown = capsys.readouterr().out
     assert f"AT (VERSION => {snapshots[0]['snapshot_id']})" in markdown
     assert dt.date.fromisoformat(snapshots[0]["published_at"][:10])
+
+
+def test_a_first_publication_of_a_few_rows_creates_the_partitioned_table(tmp_path: Path) -> None:
+    """A new product's first day at a small scale: DuckLake inlines a few rows into its catalog
+    and refuses to ALTER a table holding rows inlined in the same transaction, so the public
+    table is created empty, partitioned, then filled."""
+    import duckdb
+
+    from wdc_orchestration.duckdb_extensions import ensure_extensions
+    from wdc_orchestration.run_window import RunWindow
+    from wdc_orchestration.settings import get_settings
+    from wdc_orchestration.wap import AuditedTable, publish_window
+
+    extensions = ensure_extensions(get_settings().duckdb_extension_dir)
+    config = {"extension_directory": str(extensions), "autoinstall_known_extensions": False}
+    with duckdb.connect(config=config) as con:
+        con.execute(
+            f"ATTACH 'ducklake:sqlite:{tmp_path / 'catalog.sqlite'}' AS lakehouse "
+            f"(DATA_PATH '{tmp_path / 'data'}/')"
+        )
+        con.execute("create schema lakehouse.tiny__audit")
+        con.execute(
+            "create table lakehouse.tiny__audit.fct_tiny as "
+            "select range as id, date '2026-11-01' as tiny_date from range(3)"
+        )
+        table = AuditedTable("fct_tiny", date_column="tiny_date", partitioned_by=("tiny_date",))
+        day = dt.date(2026, 11, 1)
+        publication = publish_window(con, "tiny", [table], RunWindow(day, day), "run-1")
+        rows = con.execute("select count(*) from lakehouse.tiny.fct_tiny").fetchone()[0]
+        partition_keys = con.execute(
+            "select count(*) from __ducklake_metadata_lakehouse.ducklake_partition_column c "
+            "join __ducklake_metadata_lakehouse.ducklake_table t using (table_id) "
+            "where t.table_name = 'fct_tiny' and t.end_snapshot is null"
+        ).fetchone()[0]
+    assert publication.tables == {"fct_tiny": 3}
+    assert rows == 3
+    assert partition_keys == 1

@@ -230,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     register_doctor(commands)  # `wdc doctor`
     register_quality(commands)  # `wdc quarantine list|retry`
     register_portal(commands)  # `wdc portal`
+    from wdc_orchestration.scaffold.cli import register as register_scaffold
+
+    register_scaffold(commands)  # `wdc new-domain`
     return parser
 
 

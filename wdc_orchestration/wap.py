@@ -221,10 +221,14 @@ def _publish_table(
     public = f"{LAKEHOUSE}.{_q(domain)}.{_q(table.name)}"
     public_columns = _columns(conn, domain, table.name)
     if not public_columns:
-        conn.execute(f"create table {public} as select * from {audit}")
+        # Created empty, partitioned, then filled: DuckLake inlines a few rows (a new domain's
+        # first day at a small scale) into its catalog, and refuses to ALTER a table holding
+        # rows inlined in the same transaction.
+        conn.execute(f"create table {public} as select * from {audit} limit 0")
         if table.partitioned_by:
             keys = ", ".join(_q(c) for c in table.partitioned_by)
             conn.execute(f"alter table {public} set partitioned by ({keys})")
+        conn.execute(f"insert into {public} select * from {audit}")
     else:
         _evolve(conn, public, public_columns, audit_columns)
         where = f" where {_window_predicate(table, window)}" if table.date_column else ""

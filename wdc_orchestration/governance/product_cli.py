@@ -7,8 +7,12 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from wdc_orchestration.governance.descriptor import DOMAINS_DIR, DescriptorError
 from wdc_orchestration.settings import DBT_PROJECT_DIR
@@ -71,6 +75,9 @@ def _manifest(args: argparse.Namespace) -> dict[str, Any]:
 
 def _lakehouse_connect():
     """A function opening a read-only lakehouse connection; None when there is no catalog."""
+    from wdc_orchestration.dbt_session_plugin import set_read_sets
+    from wdc_orchestration.raw_read_set import landed_sources, read_sets
+    from wdc_orchestration.resources.lake import lake_storage_from_settings
     from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
     from wdc_orchestration.settings import get_settings
 
@@ -78,7 +85,19 @@ def _lakehouse_connect():
     catalog = settings.ducklake_catalog
     if catalog.startswith("sqlite:") and not Path(catalog.removeprefix("sqlite:")).exists():
         return None
-    return lakehouse_from_settings(settings).model_copy(update={"read_only": True}).get_connection
+    lakehouse = lakehouse_from_settings(settings).model_copy(update={"read_only": True})
+
+    @contextmanager
+    def connect() -> Iterator[duckdb.DuckDBPyConnection]:
+        # A staging view reads its raw files through the read-set session variables the dbt
+        # plugin sets (raw_read_set.py): set them as a plain dbt run would (every landed day),
+        # or describing the view fails on a NULL file list.
+        lake = lake_storage_from_settings(settings)
+        with lakehouse.get_connection() as conn:
+            set_read_sets(conn, read_sets(lake, landed_sources(lake), None))
+            yield conn
+
+    return connect
 
 
 def new_product_command(args: argparse.Namespace) -> int:
