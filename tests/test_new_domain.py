@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,7 +146,7 @@ def test_it_writes_the_domain_and_registers_it(
     assert sorted(done.stdout.splitlines()) == sorted(
         [f"wrote {d}/{name}" for name in ("__init__.py", "definitions.py", "simulator.py")]
         + [f"wrote {d}/products/{name}" for name in ("_raw_retention.yaml", f"{PRODUCT}.yaml")]
-        + [f"wrote {d}/kpis.yaml"]
+        + [f"wrote {d}/kpis.yaml", f"wrote {d}/dg.toml", f"wrote {d}/.env"]
         + [f"wrote {models}/_{DOMAIN}__groups.yml"]
         + [
             f"wrote {models}/staging/{name}"
@@ -153,8 +154,13 @@ def test_it_writes_the_domain_and_registers_it(
         ]
         + [f"wrote {models}/staging/stg_{DOMAIN}__events.sql"]
         + [f"wrote {models}/marts/{name}" for name in (f"_{DOMAIN}__marts.yml", f"{PRODUCT}.sql")]
-        + ["updated dbt_project/dbt_project.yml", "updated workspace.yaml"]
+        + ["updated dbt_project/dbt_project.yml", "updated workspace.yaml", "updated dg.toml"]
     )
+    # a dg project too, listed in the dg workspace like the others
+    dg_projects = tomllib.loads((copy.project / "dg.toml").read_text())["workspace"]["projects"]
+    assert dg_projects[-1] == {"path": f"domains/{DOMAIN}"}
+    dg_project = tomllib.loads((copy.project / d / "dg.toml").read_text())["project"]
+    assert dg_project["code_location_name"] == DOMAIN
     workspace = yaml.safe_load((copy.project / "workspace.yaml").read_text())
     locations = [e["python_module"]["location_name"] for e in workspace["load_from"]]
     assert locations == [*EXISTING, DOMAIN]

@@ -18,6 +18,7 @@ from wdc_orchestration.yamlio import load_yaml
 
 DBT_PROJECT = Path("dbt_project/dbt_project.yml")
 WORKSPACE = Path("workspace.yaml")
+DG_WORKSPACE = Path("dg.toml")
 
 
 def _end_of_block(lines: list[str], start: int) -> int:
@@ -85,10 +86,22 @@ def workspace_text(before: str, names: DomainNames) -> str:
     return after
 
 
+def dg_workspace_text(before: str, names: DomainNames) -> str:
+    """dg.toml with the domain's project as the last entry of `projects`."""
+    last = before.rfind("]")
+    entry = f'  {{ path = "domains/{names.domain}" }},\n'
+    if last == -1 or "projects = [" not in before:
+        raise NewDomainError(f"cannot add the dg project to {DG_WORKSPACE} (add it by hand)")
+    return before[:last] + entry + before[last:]
+
+
 def edited_files(root: Path, names: DomainNames) -> dict[Path, tuple[str, str]]:
     """The project files the domain is added to: relative path -> (text before, text after)."""
     edits = {}
-    for path, edit in ((DBT_PROJECT, dbt_project_text), (WORKSPACE, workspace_text)):
+    files = [(DBT_PROJECT, dbt_project_text), (WORKSPACE, workspace_text)]
+    if (root / DG_WORKSPACE).exists():
+        files.append((DG_WORKSPACE, dg_workspace_text))
+    for path, edit in files:
         before = (root / path).read_text()
         edits[path] = (before, edit(before, names))
     return edits

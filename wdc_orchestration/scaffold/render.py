@@ -32,6 +32,9 @@ FILES = {
     "domain/simulator.py.tmpl": "domains/{domain}/simulator.py",
     "domain/products/_raw_retention.yaml.tmpl": "domains/{domain}/products/_raw_retention.yaml",
     "domain/kpis.yaml.tmpl": "domains/{domain}/kpis.yaml",
+    # the domain as a dg project, like the others (docs/architecture.md, "dg")
+    "domain/dg.toml.tmpl": "domains/{domain}/dg.toml",
+    "domain/env.tmpl": "domains/{domain}/.env",
     "dbt/_groups.yml.tmpl": "dbt_project/models/{domain}/_{domain}__groups.yml",
     "dbt/staging/_sources.yml.tmpl": "dbt_project/models/{domain}/staging/_{domain}__sources.yml",
     "dbt/staging/_staging.yml.tmpl": "dbt_project/models/{domain}/staging/_{domain}__staging.yml",
