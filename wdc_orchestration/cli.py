@@ -12,7 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
-from wdc_orchestration.console.parser import USAGE_ERROR, OneLineErrorParser, UsageError
+from wdc_orchestration.console.parser import (
+    USAGE_ERROR,
+    OneLineErrorParser,
+    UsageError,
+    iso_date,
+)
 from wdc_orchestration.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -22,13 +27,6 @@ if TYPE_CHECKING:
     from wdc_orchestration.console.summary import DayResult, Pointers
 
 log = logging.getLogger("wdc_orchestration.cli")
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from error
 
 
 def _days(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -190,8 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Land and build the mesh one day after the other through Dagster, with "
         "progress and a summary table. Exit 1 when a step or a blocking check failed.",
     )
-    run.add_argument("--start", type=_date, required=True, help="first day (YYYY-MM-DD)")
-    run.add_argument("--end", type=_date, help="last day, inclusive (default: --start)")
+    run.add_argument("--start", type=iso_date, required=True, help="first day (YYYY-MM-DD)")
+    run.add_argument("--end", type=iso_date, help="last day, inclusive (default: --start)")
     run.add_argument("--domains", help="comma-separated domains (default: all in workspace.yaml)")
     run.add_argument("--scale-factor", type=float, help="volume; 1 ~ 50k orders/day")
     run.add_argument("--seed", type=int, help="simulation seed (default WDC_SEED or 42)")

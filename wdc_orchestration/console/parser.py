@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from typing import NoReturn
 
@@ -21,3 +22,11 @@ class OneLineErrorParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         sys.stderr.write(f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
         sys.exit(USAGE_ERROR)
+
+
+def iso_date(value: str) -> dt.date:
+    """An argparse `type` for YYYY-MM-DD dates (one-line error otherwise)."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from error

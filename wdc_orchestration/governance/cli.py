@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from wdc_orchestration.console.parser import iso_date
 from wdc_orchestration.governance.descriptor import DescriptorError
 from wdc_orchestration.governance.violations import Violation
 
@@ -161,13 +162,6 @@ def policy_purge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from error
-
-
 def _inputs_options(parser: argparse.ArgumentParser) -> None:
     from wdc_orchestration.governance.descriptor import DOMAINS_DIR
 
@@ -200,7 +194,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     purge = sub.add_parser("purge", help="delete raw personal data past its retention")
     purge.add_argument("--dry-run", action="store_true", help="only list what would go")
-    purge.add_argument("--as-of", type=_date, help="the day to count retention from")
+    purge.add_argument("--as-of", type=iso_date, help="the day to count retention from")
     purge.set_defaults(handler=policy_purge)
 
     report = commands.add_parser("catalog", help="the data products and their status")

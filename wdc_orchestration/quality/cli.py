@@ -9,14 +9,9 @@ import logging
 import os
 import sys
 
+from wdc_orchestration.console.parser import UsageError, iso_date
+
 log = logging.getLogger("wdc_orchestration.cli")
-
-
-def _date(value: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from error
 
 
 def list_command(args: argparse.Namespace) -> int:
@@ -63,8 +58,7 @@ def retry_command(args: argparse.Namespace) -> int:
 
     known = sorted(domain_modules())
     if args.domain not in known:
-        log.error("unknown domain %r; workspace.yaml lists %s", args.domain, known)
-        return 2
+        raise UsageError(f"--domain: unknown domain {args.domain!r}; known: {', '.join(known)}")
     lake = lake_storage_from_settings(get_settings())
     day: dt.date = args.day
     quarantined = [
@@ -74,13 +68,10 @@ def retry_command(args: argparse.Namespace) -> int:
     ]
     incidents = open_incidents(lake, args.domain, day)
     if not quarantined and not incidents and not args.force:
-        log.error(
-            "nothing to retry: %s has no quarantined raw day and no open incident on %s "
-            "(see `wdc quarantine list`; --force rebuilds it anyway)",
-            args.domain,
-            day,
+        raise UsageError(
+            f"nothing to retry: {args.domain} has no quarantined raw day and no open incident "
+            f"on {day} (see `wdc quarantine list`; --force rebuilds it anyway)"
         )
-        return 2
     domains = [args.domain, *consumers_of(args.domain, load_manifest())]
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     job = mesh_definitions(domains).resolve_job_def(MESH_JOB)
@@ -142,7 +133,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="land a failed day again once its source is fixed, rebuild it and its consumers",
     )
     retry.add_argument("--domain", required=True, help="the domain whose day failed")
-    retry.add_argument("--day", type=_date, required=True, help="the failed day (YYYY-MM-DD)")
+    retry.add_argument("--day", type=iso_date, required=True, help="the failed day (YYYY-MM-DD)")
     retry.add_argument(
         "--force", action="store_true", help="rebuild even with nothing quarantined or open"
     )
