@@ -33,6 +33,9 @@ def check_catalog(settings: Settings) -> Finding:
             return ok(item, f"{catalog}: not created yet (the first `wdc materialize` does)")
     if missing_extensions(settings.duckdb_extension_dir):
         return fail(item, "cannot attach it without the DuckDB extensions", "see above")
+    if catalog.startswith("postgres:") and "connect_timeout" not in catalog:
+        # libpq waits for ever on a server that accepts the connection and never answers
+        catalog = f"{catalog} connect_timeout={int(NETWORK_TIMEOUT_S)}"
     try:
         with duckdb_connection(settings.duckdb_extension_dir) as con:
             con.execute(
