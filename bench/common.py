@@ -117,7 +117,7 @@ def machine() -> dict[str, Any]:
     }
 
 
-def _rss_kib(pid: int) -> int:
+def rss_kib(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -127,7 +127,7 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     found, stack = [], [pid]
     while stack:
         current = stack.pop()
@@ -182,9 +182,9 @@ def run_process(
 
         def sample() -> None:
             while not done.is_set():
-                children = _descendants(process.pid)
-                child_rss = [_rss_kib(pid) for pid in children]
-                total = _rss_kib(process.pid) + sum(child_rss)
+                children = descendants(process.pid)
+                child_rss = [rss_kib(pid) for pid in children]
+                total = rss_kib(process.pid) + sum(child_rss)
                 peaks["tree"] = max(peaks["tree"], total)
                 peaks["child"] = max(peaks["child"], max(child_rss, default=0))
                 samples.append((time.perf_counter() - started, total / 1024))
