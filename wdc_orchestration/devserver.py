@@ -66,23 +66,35 @@ def spawn(
         )
 
 
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member we may not signal: still there
+        return True
+    return True
+
+
 def stop_group(process: subprocess.Popen | None, grace: float = 60.0) -> None:
-    """SIGTERM to the process's group, SIGKILL to it when it has not exited after `grace`. A
-    leader that exited already may leave children in its group (a code server's runs): killed."""
+    """SIGTERM to the process's group; SIGKILL to what is left of it after `grace`. Waits for the
+    whole group, not only its leader: `dagster dev`'s servers and a code server's runs are in it
+    and may still be shutting down when the leader has exited."""
     if process is None:
         return
-    if process.poll() is not None:
+    deadline = time.monotonic() + grace
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _group_alive(process.pid):
+        log.warning("process group %d did not stop in %.0fs: killing it", process.pid, grace)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    except ProcessLookupError:  # exited between the poll and the signal
-        process.wait(timeout=30)
+    process.wait(timeout=30)
 
 
 def dagster_executable(name: str = "dagster") -> str:
