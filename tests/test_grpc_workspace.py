@@ -28,6 +28,7 @@ from wdc_orchestration.deploy import (
     CodeServer,
     code_servers,
     grpc_workspace_yaml,
+    with_code_server,
 )
 from wdc_orchestration.devserver import GrpcDeployment, launch_all
 from wdc_orchestration.mesh import domain_modules
@@ -91,6 +92,24 @@ def test_the_shipped_grpc_workspace_is_the_generators_output() -> None:
         "deploy/workspace.grpc.yaml is out of date: "
         "uv run wdc grpc-workspace -o deploy/workspace.grpc.yaml"
     )
+
+
+def test_a_new_domains_code_server_follows_the_others() -> None:
+    """What `wdc new-domain` adds: the generator's output for the longer list of locations."""
+    modules = {**domain_modules(), "ads": "domains.ads.definitions"}
+    for host in ("localhost", "wdc-{location}.mesh"):
+        before = grpc_workspace_yaml(code_servers(host=host, first_port=4100))
+        after = with_code_server(before, "ads", "domains.ads.definitions")
+        assert after == grpc_workspace_yaml(code_servers(modules, host=host, first_port=4100))
+    mixed = grpc_workspace_yaml(
+        [CodeServer("a", "m.a", "one", 4000), CodeServer("b", "m.b", "two", 4001)]
+    )
+    with pytest.raises(ValueError, match="no common host"):
+        with_code_server(mixed, "ads", "domains.ads.definitions")
+    with pytest.raises(ValueError, match="not the last block"):
+        with_code_server(GRPC_WORKSPACE_FILE.read_text() + "telemetry: {}\n", "ads", "m.ads")
+    with pytest.raises(ValueError, match="not a workspace of grpc_server entries"):
+        with_code_server("load_from: []\n", "ads", "m.ads")
 
 
 def test_wdc_grpc_workspace_prints_or_writes_it(

@@ -11,8 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from wdc_orchestration.mesh import domain_modules
+import yaml
+
 from wdc_orchestration.settings import PROJECT_ROOT
+from wdc_orchestration.yamlio import load_yaml
 
 GRPC_WORKSPACE_FILE = PROJECT_ROOT / "deploy" / "workspace.grpc.yaml"
 FIRST_PORT = 4000
@@ -53,7 +55,11 @@ def code_servers(
 ) -> list[CodeServer]:
     """One server per location of workspace.yaml (or `modules`: location -> module), in its order,
     on consecutive ports from `first_port`. `host` may name each location: `wdc-{location}`."""
-    locations = domain_modules() if modules is None else modules
+    if modules is None:
+        from wdc_orchestration.mesh import domain_modules  # imports Dagster: only when needed
+
+        modules = domain_modules()
+    locations = dict(modules)
     if not 0 < first_port <= 65536 - len(locations):
         raise ValueError(f"first port {first_port}: {len(locations)} servers do not fit")
     return [
@@ -74,15 +80,44 @@ def grpc_workspace_yaml(
         f"#   dagster-daemon run -w {workspace_file}",
         "load_from:",
     ]
-    for server in servers:
-        lines += [
-            f"  # {' '.join(server.command())}",
-            "  - grpc_server:",
-            f"      host: {server.host}",
-            f"      port: {server.port}",
-            f"      location_name: {server.location}",
-        ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + "".join(_entry(server) for server in servers)
+
+
+def _entry(server: CodeServer) -> str:
+    return (
+        f"  # {' '.join(server.command())}\n"
+        "  - grpc_server:\n"
+        f"      host: {server.host}\n"
+        f"      port: {server.port}\n"
+        f"      location_name: {server.location}\n"
+    )
+
+
+def with_code_server(before: str, location: str, module: str) -> str:
+    """The gRPC workspace `before` with one more code server after its last (`wdc new-domain`):
+    the next port, and the others' host (or their per-location host, `wdc-{location}`). For a
+    file `wdc grpc-workspace` wrote, the generator's output for the new list of locations.
+    ValueError when `before` does not have that shape (nothing to follow)."""
+    try:
+        entries = [entry["grpc_server"] for entry in load_yaml(before)["load_from"]]
+        hosts = {
+            str(e["host"]).replace(str(e["location_name"]), LOCATION_PLACEHOLDER) for e in entries
+        }
+        port = max(int(e["port"]) for e in entries) + 1
+    except (KeyError, TypeError, ValueError, yaml.YAMLError) as error:
+        raise ValueError(f"not a workspace of grpc_server entries ({error!r})") from error
+    if len(hosts) != 1:
+        raise ValueError(f"its entries have no common host to follow: {sorted(hosts)}")
+    server = CodeServer(location, module, hosts.pop().replace(LOCATION_PLACEHOLDER, location), port)
+    after = before + ("" if before.endswith("\n") else "\n") + _entry(server)
+    added = {"host": server.host, "port": server.port, "location_name": location}
+    try:
+        read_back = [entry.get("grpc_server") for entry in load_yaml(after)["load_from"]]
+    except (KeyError, TypeError, AttributeError, yaml.YAMLError):
+        read_back = None
+    if read_back != [*entries, added]:
+        raise ValueError("its `load_from:` list is not the last block of the file")
+    return after
 
 
 def write_grpc_workspace(path: Path, servers: list[CodeServer]) -> Path:
