@@ -37,6 +37,8 @@ import yaml
 
 from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR
 from wdc_orchestration.cli import main
+from wdc_orchestration.deploy import code_servers, grpc_workspace_yaml
+from wdc_orchestration.mesh import domain_modules
 from wdc_orchestration.settings import PROJECT_ROOT, environment, isolated_lake_env
 
 DOMAIN = "marketing"
@@ -155,6 +157,11 @@ def test_it_writes_the_domain_and_registers_it(
         + [f"wrote {models}/staging/stg_{DOMAIN}__events.sql"]
         + [f"wrote {models}/marts/{name}" for name in (f"_{DOMAIN}__marts.yml", f"{PRODUCT}.sql")]
         + ["updated dbt_project/dbt_project.yml", "updated workspace.yaml", "updated dg.toml"]
+        + ["updated deploy/workspace.grpc.yaml"]
+    )
+    # its gRPC code server after the others: what `wdc grpc-workspace` writes for the new list
+    assert (copy.project / "deploy/workspace.grpc.yaml").read_text() == grpc_workspace_yaml(
+        code_servers(domain_modules(copy.project / "workspace.yaml"))
     )
     # a dg project too, listed in the dg workspace like the others
     dg_projects = tomllib.loads((copy.project / "dg.toml").read_text())["workspace"]["projects"]
@@ -478,7 +485,21 @@ UNEXPECTED_LAYOUT: dict[str, tuple[Callable[[Path], None], str]] = {
         lambda r: _append(r / "workspace.yaml", "telemetry:\n  enabled: false\n"),
         "its `load_from:` list is not the last block of the file",
     ),
+    "a gRPC workspace whose hosts follow no pattern": (
+        lambda r: _write(
+            r / "deploy/workspace.grpc.yaml",
+            "load_from:\n"
+            "  - grpc_server: {host: one.internal, port: 4000, location_name: sales}\n"
+            "  - grpc_server: {host: two.internal, port: 4001, location_name: finance}\n",
+        ),
+        "cannot add the code server to deploy/workspace.grpc.yaml: its entries have no common host",
+    ),
 }
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 @pytest.mark.parametrize("case", list(UNEXPECTED_LAYOUT))

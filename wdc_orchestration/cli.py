@@ -231,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     from wdc_orchestration.scaffold.cli import register as register_scaffold
 
     register_scaffold(commands)  # `wdc new-domain`
+    from wdc_orchestration.deploy_cli import register as register_deploy
+
+    register_deploy(commands)  # `wdc instance`, `wdc grpc-workspace`
     return parser
 
 

@@ -5,6 +5,7 @@ platform's (`wdc` writes its dagster.yaml: mesh.dagster_home)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -16,8 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from wdc_orchestration.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from wdc_orchestration.deploy import CodeServer
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,59 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def spawn(
+    command: Sequence[str], cwd: Path, env: Mapping[str, str], log_file: Path
+) -> subprocess.Popen:
+    """`command` in its own process group (stopped as a whole: its children too), its output
+    appended to `log_file`."""
+    with open(log_file, "ab") as output:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(env),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member we may not signal: still there
+        return True
+    return True
+
+
+def stop_group(process: subprocess.Popen | None, grace: float = 60.0) -> None:
+    """SIGTERM to the process's group; SIGKILL to what is left of it after `grace`. Waits for the
+    whole group, not only its leader: `dagster dev`'s servers and a code server's runs are in it
+    and may still be shutting down when the leader has exited."""
+    if process is None:
+        return
+    deadline = time.monotonic() + grace
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _group_alive(process.pid):
+        log.warning("process group %d did not stop in %.0fs: killing it", process.pid, grace)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def dagster_executable(name: str = "dagster") -> str:
+    """A Dagster command of this environment (dagster, dagster-webserver, dagster-daemon)."""
+    return str(Path(sys.executable).with_name(name))
+
+
 @dataclass
 class DagsterDev:
     """A running `dagster dev`; use as a context manager (stops it, children included)."""
@@ -66,16 +124,12 @@ class DagsterDev:
         os.environ["DAGSTER_HOME"] = str(self.home)  # dagster_home() writes the instance yaml
         dagster_home()
         self.log_file = self.log_file or self.home / "dagster-dev.log"
-        output = open(self.log_file, "ab")  # noqa: SIM115 - kept open for the child's life
-        dagster = Path(sys.executable).with_name("dagster")
-        self.process = subprocess.Popen(
-            [str(dagster), "dev", "-w", str(self.workspace), "-p", str(self.port)]
+        self.process = spawn(
+            [dagster_executable(), "dev", "-w", str(self.workspace), "-p", str(self.port)]
             + ["-h", "127.0.0.1"],
             cwd=self.workspace.parent,
             env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stopped as a whole
+            log_file=self.log_file,
         )
         self.wait_for_locations(timeout)
         return self
@@ -151,14 +205,7 @@ class DagsterDev:
         return done
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
+        stop_group(self.process)
 
     def __enter__(self) -> DagsterDev:
         return self.start() if self.process is None else self
@@ -175,3 +222,98 @@ class DagsterDev:
 def launch_all(server: DagsterDev, domains: Sequence[str], day: str) -> dict[str, str]:
     """Every domain's daily job for `day`, launched back to back (as the 02:00 schedules do)."""
     return {domain: server.launch_daily(domain, day) for domain in domains}
+
+
+@dataclass
+class GrpcDeployment(DagsterDev):
+    """The production layout on this machine (README, "The daemon, the webserver and code
+    servers"): one `dagster api grpc` code server per domain of `workspace`, then
+    `dagster-webserver` and `dagster-daemon run` on a workspace of their `grpc_server` entries
+    (wdc_orchestration.deploy writes it), all on the platform's instance in `home`. The GraphQL
+    calls are DagsterDev's; as a context manager it stops every process group it started."""
+
+    servers: list[CodeServer] = field(default_factory=list)
+    grpc_workspace: Path | None = None
+    daemon: subprocess.Popen | None = None
+    code_server_processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, timeout: float = 600.0) -> GrpcDeployment:
+        import dagster as dg
+
+        from wdc_orchestration.deploy import CodeServer, grpc_workspace_yaml
+        from wdc_orchestration.mesh import dagster_home, domain_modules
+
+        environment = {**os.environ, **self.env, "DAGSTER_HOME": str(self.home)}
+        os.environ["DAGSTER_HOME"] = str(self.home)  # dagster_home() writes the instance yaml
+        dagster_home()
+        # The storage's tables, made once here: processes that start together on an empty
+        # PostgreSQL database would race to create them.
+        with dg.DagsterInstance.from_config(str(self.home)):
+            pass
+        if not self.servers:
+            self.servers = [
+                CodeServer(location, module, "127.0.0.1", free_port())
+                for location, module in domain_modules(self.workspace).items()
+            ]
+        self.grpc_workspace = self.home / "workspace.grpc.yaml"
+        self.grpc_workspace.write_text(grpc_workspace_yaml(self.servers, str(self.grpc_workspace)))
+        try:
+            for server in self.servers:  # all at once: each loads its domain on its own
+                self.code_server_processes[server.location] = spawn(
+                    [dagster_executable(), *server.command(bind=server.host)[1:]],
+                    cwd=self.workspace.parent,
+                    env=environment,
+                    log_file=self.home / f"grpc-{server.location}.log",
+                )
+            self.wait_for_code_servers(timeout)
+            workspace = ["-w", str(self.grpc_workspace)]
+            self.log_file = self.log_file or self.home / "dagster-webserver.log"
+            self.process = spawn(
+                [dagster_executable("dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.port)]
+                + workspace,
+                cwd=self.workspace.parent,
+                env=environment,
+                log_file=self.log_file,
+            )
+            self.daemon = spawn(
+                [dagster_executable("dagster-daemon"), "run", *workspace],
+                cwd=self.workspace.parent,
+                env=environment,
+                log_file=self.home / "dagster-daemon.log",
+            )
+            self.wait_for_locations(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_for_code_servers(self, timeout: float) -> None:
+        """Until every code server answers a ping."""
+        from dagster._grpc.client import DagsterGrpcClient
+
+        deadline = time.monotonic() + timeout
+        pending = {server.location: server for server in self.servers}
+        while pending:
+            for location, server in list(pending.items()):
+                if self.code_server_processes[location].poll() is not None:
+                    log_file = self.home / f"grpc-{location}.log"
+                    raise RuntimeError(f"the code server of {location} exited: see {log_file}")
+                try:
+                    DagsterGrpcClient(port=server.port, host=server.host).ping("wdc")
+                    del pending[location]
+                except Exception:  # not serving yet
+                    pass
+            if pending and time.monotonic() > deadline:
+                raise TimeoutError(f"code servers not serving after {timeout}s: {sorted(pending)}")
+            if pending:
+                time.sleep(0.5)
+        log.info("%d code servers are serving", len(self.servers))
+
+    def stop(self) -> None:
+        """The webserver and the daemon, then the code servers (and the runs they started)."""
+        for process in (self.process, self.daemon, *self.code_server_processes.values()):
+            if process is not None and process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for process in (self.process, self.daemon, *self.code_server_processes.values()):
+            stop_group(process)

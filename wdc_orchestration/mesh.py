@@ -129,15 +129,25 @@ def instance_yaml(env: Mapping[str, str]) -> str:
     return INSTANCE_YAML + f"storage:\n  postgres:\n    postgres_db:\n{fields}"
 
 
+def write_instance_yaml(home: Path) -> str:
+    """Bring `home`/dagster.yaml to the current settings' instance_yaml: "wrote" (new or
+    rewritten), "unchanged", or "kept" (a file without wdc's header line is the operator's)."""
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    wanted = instance_yaml(os.environ)
+    if config.exists():
+        current = config.read_text()
+        if not current.startswith(INSTANCE_HEADER):
+            return "kept"
+        if current == wanted:
+            return "unchanged"
+    config.write_text(wanted)
+    return "wrote"
+
+
 def dagster_home() -> Path:
     """The instance folder (DAGSTER_HOME), with the platform's dagster.yaml for the current
     settings. A dagster.yaml without wdc's header line is the operator's and stays as it is."""
     home = get_settings().dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    wanted = instance_yaml(os.environ)
-    if not config.exists() or (
-        config.read_text().startswith(INSTANCE_HEADER) and config.read_text() != wanted
-    ):
-        config.write_text(wanted)
+    write_instance_yaml(home)
     return home

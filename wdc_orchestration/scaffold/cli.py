@@ -49,8 +49,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Write a domain that runs at once: its package (spec and a simulator stub "
         "landing one small deterministic entity), raw retention, dbt folders (source, staging "
         "model, one contracted product), the product's ODCS descriptor, and its entries in "
-        "dbt_project.yml and workspace.yaml. Refuses a name that exists or is not a valid "
-        "lowercase snake_case identifier, writing nothing.",
+        "dbt_project.yml, workspace.yaml, dg.toml and deploy/workspace.grpc.yaml. Refuses a "
+        "name that exists or is not a valid lowercase snake_case identifier, writing nothing.",
     )
     new.add_argument("name", metavar="NAME", help="the domain's name (lowercase snake_case)")
     new.add_argument("--team", required=True, help='the owning team, e.g. "Time de Marketing"')

@@ -1,7 +1,8 @@
-"""The two project files a new domain is added to: dbt_project.yml (its model folder's config)
-and workspace.yaml (its code location).
+"""The project files a new domain is added to: dbt_project.yml (its model folder's config),
+workspace.yaml (its code location), and when they exist dg.toml (its dg project) and
+deploy/workspace.grpc.yaml (its gRPC code server).
 
-Both are edited as text, so their comments stay, and the result is read back: it must be the old
+Each is edited as text, so its comments stay, and the result is read back: it must be the old
 file's data plus exactly the new entry, else nothing is written (a layout this code does not
 expect is an error, never a silently broken file)."""
 
@@ -19,6 +20,7 @@ from wdc_orchestration.yamlio import load_yaml
 DBT_PROJECT = Path("dbt_project/dbt_project.yml")
 WORKSPACE = Path("workspace.yaml")
 DG_WORKSPACE = Path("dg.toml")
+GRPC_WORKSPACE = Path("deploy/workspace.grpc.yaml")
 
 
 def _end_of_block(lines: list[str], start: int) -> int:
@@ -95,12 +97,27 @@ def dg_workspace_text(before: str, names: DomainNames) -> str:
     return before[:last] + entry + before[last:]
 
 
+def grpc_workspace_text(before: str, names: DomainNames) -> str:
+    """deploy/workspace.grpc.yaml with the domain's code server after the others (next port)."""
+    from wdc_orchestration.deploy import with_code_server
+
+    try:
+        return with_code_server(before, names.domain, f"domains.{names.domain}.definitions")
+    except ValueError as error:
+        raise NewDomainError(
+            f"cannot add the code server to {GRPC_WORKSPACE}: {error} (add it by hand, or "
+            "regenerate it: wdc grpc-workspace -o deploy/workspace.grpc.yaml)"
+        ) from error
+
+
 def edited_files(root: Path, names: DomainNames) -> dict[Path, tuple[str, str]]:
     """The project files the domain is added to: relative path -> (text before, text after)."""
     edits = {}
     files = [(DBT_PROJECT, dbt_project_text), (WORKSPACE, workspace_text)]
     if (root / DG_WORKSPACE).exists():
         files.append((DG_WORKSPACE, dg_workspace_text))
+    if (root / GRPC_WORKSPACE).exists():
+        files.append((GRPC_WORKSPACE, grpc_workspace_text))
     for path, edit in files:
         before = (root / path).read_text()
         edits[path] = (before, edit(before, names))
