@@ -104,11 +104,12 @@ def domain_assets(spec: DomainSpec) -> list[dg.AssetsDefinition]:
 def domain_plugins() -> list[DomainPlugin]:
     """The capabilities every domain gets, in the order they are merged."""
     # Imported here: the plugins build on the platform (its types, the pool).
+    from wdc_orchestration.arrivals import arrival_definitions
     from wdc_orchestration.governance import governance_definitions
     from wdc_orchestration.kpis import kpi_definitions
     from wdc_orchestration.quality.definitions import quality_definitions
 
-    return [quality_definitions, governance_definitions, kpi_definitions]
+    return [quality_definitions, governance_definitions, kpi_definitions, arrival_definitions]
 
 
 def domain_definitions(spec: DomainSpec) -> dg.Definitions:
