@@ -167,7 +167,12 @@ def evaluate_arrivals(
     return requests, ArrivalCursor(newest, seen, pending)
 
 
-def build_raw_arrival_sensor(spec: DomainSpec) -> dg.SensorDefinition:
+def build_raw_arrival_sensor(
+    spec: DomainSpec, job: dg.UnresolvedAssetJobDefinition
+) -> dg.SensorDefinition:
+    """The sensor launches `job` (the domain's daily job) on the arrived entity's raw asset alone:
+    its runs have that job's executor (in-process: an implicit asset job would start a process per
+    step) and show as the domain's runs, with the raw asset's checks selected with it."""
     domain = spec.name
     entities = [entity.name for entity in spec.raw_entities]
 
@@ -178,7 +183,7 @@ def build_raw_arrival_sensor(spec: DomainSpec) -> dg.SensorDefinition:
             "<entity>/date=YYYY-MM-DD/ on the S3 lake: one run of that entity's raw asset for "
             "that day per object (key and ETag), which adopts the export and gates it."
         ),
-        target=dg.AssetSelection.assets(*(raw_asset_key(domain, e) for e in entities)),
+        job=job,
         minimum_interval_seconds=30,
         # Running, like the domain's quality sensors and its nightly schedule: on an S3 lake
         # (the only place it exists) an export that arrives is meant to be landed, and a tick
@@ -207,8 +212,10 @@ def build_raw_arrival_sensor(spec: DomainSpec) -> dg.SensorDefinition:
     return _sensor
 
 
-def arrival_definitions(spec: DomainSpec) -> dg.Definitions:
+def arrival_sensors(
+    spec: DomainSpec, job: dg.UnresolvedAssetJobDefinition
+) -> list[dg.SensorDefinition]:
     """The domain's raw-arrival sensor, with an s3:// lake only (see the module docstring)."""
     if not is_s3(get_settings().lake_url):
-        return dg.Definitions()
-    return dg.Definitions(sensors=[build_raw_arrival_sensor(spec)])
+        return []
+    return [build_raw_arrival_sensor(spec, job)]
