@@ -308,8 +308,12 @@ def test_landing_rules_on_a_local_lake(tmp_path: Path) -> None:
     land_day(lake, "customers", customers, GenerationRequest(date=DAY_2, scale_factor=0.01))
     lake.put_file(export, f"landing/customers/customers/date={DAY_2}/a.parquet")
     with pytest.raises(RawDayAlreadyLandedError, match="overwrite=true"):
-        land_or_adopt(lake, "customers", customers, request.__class__(DAY_2, 0.01))
-    replaced = land_or_adopt(lake, "customers", customers, request.__class__(DAY_2, 0.01), True)
+        land_or_adopt(
+            lake, "customers", customers, GenerationRequest(date=DAY_2, scale_factor=0.01)
+        )
+    replaced = land_or_adopt(
+        lake, "customers", customers, GenerationRequest(date=DAY_2, scale_factor=0.01), True
+    )
     assert (replaced.outcome, replaced.rows) == ("overwritten", 3)
     assert verify_day(lake, "customers", "customers", DAY_2).ok
 
@@ -318,5 +322,7 @@ def test_landing_rules_on_a_local_lake(tmp_path: Path) -> None:
     for name in ("a.parquet", "b.parquet"):
         lake.put_file(export, f"landing/customers/customers/date={day_3}/{name}")
     with pytest.raises(LandingDayError, match="b.parquet"):
-        land_or_adopt(lake, "customers", customers, request.__class__(day_3, 0.01))
+        land_or_adopt(
+            lake, "customers", customers, GenerationRequest(date=day_3, scale_factor=0.01)
+        )
     assert lake.list_keys(f"raw/customers/customers/date={day_3}/") == []

@@ -1,7 +1,8 @@
 """Raw arrivals: when another system drops a day's export under the landing prefix
 (`landing/<domain>/<entity>/date=YYYY-MM-DD/<file>`, landing.py), the domain's
-`<domain>_raw_arrivals` sensor requests a run of that entity's raw asset for that day, which
-adopts the export into the raw zone (raw.land_or_adopt) and runs the raw gate on it.
+`<domain>_raw_arrivals` sensor requests a run of the domain's daily job for that day, selecting
+that entity's raw asset alone: it adopts the export into the raw zone (raw.land_or_adopt) and
+runs the raw gate on it. The nightly run builds the models on it as on any landed day.
 
 Exactly once per object. An object is its key and its ETag (a re-sent export at the same key is a
 new object). The cursor keeps the newest `LastModified` seen and the objects handled within
@@ -29,7 +30,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -39,6 +40,9 @@ from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.raw import raw_asset_key
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.settings import get_settings, is_s3
+
+if TYPE_CHECKING:  # dagster-aws is imported only with an s3:// lake (resources/lake.py)
+    from wdc_orchestration.resources.s3_lake import S3LakeStorage
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +96,14 @@ def _request(domain: str, entity: str, day: dt.date, key: str, etag: str) -> dg.
     )
 
 
-def list_arrivals(lake: Any, prefix: str, since: dt.datetime | None) -> list[dict[str, Any]]:
+def list_arrivals(
+    lake: S3LakeStorage, prefix: str, since: dt.datetime | None
+) -> list[dict[str, Any]]:
     """The landing objects under `prefix` (relative to the lake root) modified after `since`,
     oldest first, with their keys relative to the lake root."""
     from dagster_aws.s3.sensor import get_objects
 
+    # The lake's own key mapping (its prefix inside the bucket): the platform's one S3 client.
     lake_prefix = lake._key("")
     strip = len(lake_prefix) + 1 if lake_prefix else 0
     objects = get_objects(

@@ -87,7 +87,9 @@ def _landed_before(
     log.info(f"{prefix} already landed ({landed['rows']} rows): left as is")
     (digest,) = landed["files"].values()
     schema = landed.get("schema", {})
-    return Landing(day, key, landed["rows"], 0, digest, schema, "already landed", 0.0), ""
+    return Landing(day, key, landed["rows"], 0, digest, schema, "already landed", 0.0), (
+        "already landed"
+    )
 
 
 def land_day(
