@@ -193,8 +193,9 @@ def build_raw_arrival_sensor(
         job=job,
         minimum_interval_seconds=30,
         # Running, like the domain's quality sensors and its nightly schedule: on an S3 lake
-        # (the only place it exists) an export that arrives is meant to be landed, and a tick
-        # with nothing new is one LIST of the domain's landing prefix.
+        # (the only place it exists) an export that arrives is meant to be landed. A tick lists
+        # the domain's whole landing prefix (get_objects filters by time after listing): one
+        # request per 1,000 objects, which a lifecycle rule on landing/ keeps small.
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(
