@@ -10,6 +10,7 @@ from dagster_dbt.asset_utils import (
     build_dbt_specs,
 )
 
+from wdc_orchestration.arrivals import arrival_sensors
 from wdc_orchestration.audited_build import write_audit_publish
 from wdc_orchestration.dbt import dbt_project, load_manifest, translator
 from wdc_orchestration.dbt_runner import DbtRunner
@@ -159,5 +160,11 @@ def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
     )
     return dg.Definitions.merge(
         domain_definitions(spec),
-        dg.Definitions(jobs=[daily_job], schedules=[nightly], resources=build_resources()),
+        dg.Definitions(
+            jobs=[daily_job],
+            schedules=[nightly],
+            # Launches the daily job on one raw asset when its export arrives (S3 lake only).
+            sensors=arrival_sensors(spec, daily_job),
+            resources=build_resources(),
+        ),
     )

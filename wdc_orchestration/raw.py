@@ -1,5 +1,7 @@
 """Raw (bronze) assets: each domain's source-system simulator lands one immutable file per entity
-and day under raw/<domain>/<entity>/date=YYYY-MM-DD/ on the lake."""
+and day under raw/<domain>/<entity>/date=YYYY-MM-DD/ on the lake — or, when the source system
+dropped its own export of the day in the landing zone, that export is adopted instead
+(landing.py)."""
 
 import datetime as dt
 import json
@@ -14,9 +16,10 @@ from pydantic import Field
 
 from wdc_orchestration.generation.request import GenerationRequest, RawEntity
 from wdc_orchestration.generation.writer import EXTENSIONS, refreshed, write_chunks
+from wdc_orchestration.landing import adopt_day, adoption_params, export_of_day
 from wdc_orchestration.logs import TeeLog
 from wdc_orchestration.partitions import daily_partitions
-from wdc_orchestration.raw_read_set import MANIFEST_NAME, partition_prefix
+from wdc_orchestration.raw_read_set import MANIFEST_NAME, partition_prefix, sha256_of
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.simulation import SimulationResource
 
@@ -57,6 +60,38 @@ class Landing:
     seconds: float
 
 
+def _landed_before(
+    lake: LakeStorage,
+    prefix: str,
+    key: str,
+    params: dict,
+    overwrite: bool,
+    day: dt.date,
+    log: logging.Logger | TeeLog,
+) -> tuple[Landing | None, str]:
+    """Immutability of a landed day: (the landing to report, outcome). A day that landed is left
+    as is (same parameters: the Landing is returned), refused (other parameters), or replaced only
+    when `overwrite` (outcome "overwritten"); a day not landed yet is "landed"."""
+    manifest_key = f"{prefix}/{MANIFEST_NAME}"
+    if not lake.exists(manifest_key):
+        return None, "landed"
+    landed = json.loads(lake.read_bytes(manifest_key))
+    if overwrite:
+        log.warning(f"{prefix}: overwriting the landed day as asked (was {landed['params']})")
+        return None, "overwritten"
+    if landed["params"] != params:
+        raise RawDayAlreadyLandedError(
+            f"{prefix} landed before with {landed['params']}, this run asks {params}. "
+            "Raw data is immutable: rerun with config overwrite=true to replace it."
+        )
+    log.info(f"{prefix} already landed ({landed['rows']} rows): left as is")
+    (digest,) = landed["files"].values()
+    schema = landed.get("schema", {})
+    return Landing(day, key, landed["rows"], 0, digest, schema, "already landed", 0.0), (
+        "already landed"
+    )
+
+
 def land_day(
     lake: LakeStorage,
     domain: str,
@@ -71,29 +106,9 @@ def land_day(
     prefix = partition_prefix(domain, entity.name, request.date)
     key, manifest_key = f"{prefix}/{file_name}", f"{prefix}/{MANIFEST_NAME}"
     params = {"seed": request.seed, "scale_factor": request.scale_factor}
-    outcome = "landed"
-    if lake.exists(manifest_key):
-        landed = json.loads(lake.read_bytes(manifest_key))
-        if not overwrite:
-            if landed["params"] != params:
-                raise RawDayAlreadyLandedError(
-                    f"{prefix} landed before with {landed['params']}, this run asks {params}. "
-                    "Raw data is immutable: rerun with config overwrite=true to replace it."
-                )
-            log.info(f"{prefix} already landed ({landed['rows']} rows): left as is")
-            (digest,) = landed["files"].values()
-            return Landing(
-                request.date,
-                key,
-                landed["rows"],
-                0,
-                digest,
-                landed.get("schema", {}),
-                "already landed",
-                0.0,
-            )
-        log.warning(f"{prefix}: overwriting the landed day as asked (was {landed['params']})")
-        outcome = "overwritten"
+    before, outcome = _landed_before(lake, prefix, key, params, overwrite, request.date, log)
+    if before is not None:
+        return before
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="wdc-raw-") as scratch:
@@ -133,6 +148,40 @@ def land_day(
     )
 
 
+def land_or_adopt(
+    lake: LakeStorage,
+    domain: str,
+    entity: RawEntity,
+    request: GenerationRequest,
+    overwrite: bool = False,
+    log: logging.Logger | TeeLog = log,
+) -> Landing:
+    """Land one day of `entity`: the source system's export when one was dropped in the landing
+    zone for that day (landing.py: it replaces the simulation), else the simulator's day. Either
+    way the day is immutable once landed, and a day landed from one source is not silently
+    replaced by the other: that needs `overwrite`."""
+    source = export_of_day(lake, domain, entity.name, request.date)
+    if source is None:
+        return land_day(lake, domain, entity, request, overwrite, log)
+    if request.defects:
+        # Planted defects are the simulator's; an export arrives as its system made it.
+        log.warning(
+            f"{source}: an export is adopted as it is; "
+            f"defects {sorted(request.defects)} not planted"
+        )
+    file_name = f"{entity.name}.{EXTENSIONS[entity.file_format]}"
+    prefix = partition_prefix(domain, entity.name, request.date)
+    key = f"{prefix}/{file_name}"
+    params = adoption_params(source, sha256_of(lake, source))
+    before, outcome = _landed_before(lake, prefix, key, params, overwrite, request.date, log)
+    if before is not None:
+        return before
+    key, rows, size, digest, schema, seconds = adopt_day(
+        lake, domain, entity, request.date, source, log
+    )
+    return Landing(request.date, key, rows, size, digest, schema, outcome, seconds)
+
+
 def build_raw_asset(domain: str, owner: str, entity: RawEntity) -> dg.AssetsDefinition:
     @dg.asset(
         key=raw_asset_key(domain, entity.name),
@@ -153,7 +202,7 @@ def build_raw_asset(domain: str, owner: str, entity: RawEntity) -> dg.AssetsDefi
         simulation: SimulationResource,
     ) -> dg.MaterializeResult:
         landings = [
-            land_day(
+            land_or_adopt(
                 lake,
                 domain,
                 entity,
