@@ -16,6 +16,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
 from wdc_orchestration.settings import DBT_PROJECT_DIR, get_settings
+from wdc_orchestration.wap import AUDIT_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,24 @@ def domain_of(dbt_resource_props: Mapping[str, Any]) -> str:
     return dbt_resource_props["fqn"][1]
 
 
+# What wap.py publishes into the public schema (views and ephemeral models are not copied).
+PUBLISHED = ("table", "incremental")
+
+
+def published_relation(dbt_resource_props: Mapping[str, Any]) -> str | None:
+    """`lakehouse.<domain>.<table>` of a model the platform publishes (a table or incremental
+    model dbt builds into `<domain>__audit`); None for views, which stay in the audit schema."""
+    schema = str(dbt_resource_props.get("schema") or "")
+    materialized = (dbt_resource_props.get("config") or {}).get("materialized")
+    if dbt_resource_props.get("resource_type") != "model" or materialized not in PUBLISHED:
+        return None
+    if not schema.endswith(AUDIT_SUFFIX):
+        return None
+    name = dbt_resource_props.get("alias") or dbt_resource_props["name"]
+    database = dbt_resource_props.get("database") or "lakehouse"
+    return f"{database}.{schema.removesuffix(AUDIT_SUFFIX)}.{name}"
+
+
 class WdcDbtTranslator(DagsterDbtTranslator):
     """Every dbt node becomes `<domain>/<model>`; sources become the raw assets that land them.
     Groups and owners come from the dbt group of the domain."""
@@ -139,6 +158,11 @@ class WdcDbtTranslator(DagsterDbtTranslator):
 
     def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
         metadata = dict(super().get_metadata(dbt_resource_props))
+        public_table = published_relation(dbt_resource_props)
+        if public_table:
+            # dbt builds into the audit schema; what the catalog shows as the asset's storage is
+            # where consumers read it, the public table the platform publishes into (wap.py).
+            metadata["dagster/table_name"] = public_table
         if dbt_resource_props.get("access") == "public":
             # Governance hook: a data product shows its contract in the catalog (owner, version,
             # SLA, allowed consumers, classification per column, where its ports live).
