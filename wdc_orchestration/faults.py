@@ -33,9 +33,13 @@ TRANSIENT_RETRY_POLICY = dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backo
 # DuckDB's httpfs, libpq through DuckDB's postgres_scanner, psycopg2, dbt (which passes the
 # adapter's message on).
 TRANSIENT_MESSAGES: tuple[str, ...] = (
-    # the S3 endpoint is down or unreachable
+    # the S3 endpoint is down or unreachable (boto3's words, then DuckDB httpfs's)
     "could not connect to the endpoint url",
+    "could not connect to server",
     "could not establish connection",
+    "failed to read connection",
+    "failed to write connection",
+    "connection timeout",
     "connection refused",
     "connection reset",
     "connection aborted",
