@@ -223,9 +223,12 @@ def _raised(error: BaseException, cause: BaseException | None = None) -> BaseExc
         duckdb.IOException("IO Error: Could not establish connection error for HTTP HEAD"),
         duckdb.IOException("IO Error: Could not connect to server error for HTTP GET to 'x'"),
         duckdb.Error("Failed to execute query: server closed the connection unexpectedly"),
+        duckdb.TransactionException(
+            'TransactionContext Error: Failed to commit: Failed to execute query "ROLLBACK": '
+        ),
         RuntimeError("wrapped: the S3 write failed"),  # raised from a connection error, below
     ],
-    ids=["boto3", "S3 SlowDown", "S3 503", "httpfs", "httpfs 2", "postgres", "caused by"],
+    ids=["boto3", "SlowDown", "S3 503", "httpfs", "httpfs 2", "pg", "ducklake commit", "caused by"],
 )
 def test_an_outage_is_transient(error: BaseException) -> None:
     cause = ConnectionResetError("reset") if isinstance(error, RuntimeError) else None

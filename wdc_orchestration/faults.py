@@ -72,6 +72,9 @@ TRANSIENT_MESSAGES: tuple[str, ...] = (
     "lost synchronization with server",
     "ssl syscall error",
     "connection to server was lost",
+    # DuckLake's commit when PostgreSQL went away under it: even the ROLLBACK fails (libpq's own
+    # message is empty then)
+    'failed to execute query "rollback"',
 )
 
 # S3 error codes worth another attempt (the rest, NoSuchBucket and the like, are settings).
