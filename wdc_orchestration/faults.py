@@ -149,12 +149,21 @@ def transient_line(lines: Iterable[str]) -> str | None:
     return None
 
 
-def _line_with(text: str, fragment: str) -> str:
-    """The line of `text` holding `fragment`, shortened: a log line, not a traceback."""
+def _line_with(text: str, fragment: str, width: int = 300) -> str:
+    """The line of `text` holding `fragment`, shortened around it: a log line, not a
+    traceback (a DuckDB error quotes its whole SQL before the server's message)."""
     for line in text.splitlines():
-        if fragment in line.lower():
-            return line.strip()[:300]
-    return text.strip().splitlines()[0][:300] if text.strip() else fragment
+        at = line.lower().find(fragment)
+        if at < 0:
+            continue
+        line = line.strip()
+        if len(line) <= width:
+            return line
+        at = line.lower().find(fragment)
+        start = max(0, min(at - width // 2, len(line) - width))
+        end = start + width
+        return ("…" if start else "") + line[start:end] + ("…" if end < len(line) else "")
+    return text.strip().splitlines()[0][:width] if text.strip() else fragment
 
 
 def _retry_number(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> int:
