@@ -18,12 +18,14 @@ import os
 import pwd
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,7 @@ class PostgresCluster:
     data_dir: Path
     port: int
     host: str = LOOPBACK
+    owner: str | None = None  # the system user the server runs as (`postgres` under root)
 
     def libpq(self, dbname: str) -> str:
         """The key=value connection string DuckDB's postgres_scanner (and DuckLake) take."""
@@ -124,6 +127,52 @@ class PostgresCluster:
                 return cur.fetchall()
         finally:
             con.close()
+
+    # A fault to inject: the server stopped (fast: open transactions are rolled back and every
+    # client's connection is closed), started again on the same port and data directory.
+
+    def _pg_ctl(self, *args: str) -> None:
+        root = self.data_dir.parent
+        command = [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), *args]
+        try:
+            subprocess.run(
+                _as_owner(command, self.owner), check=True, capture_output=True, timeout=180
+            )
+        except subprocess.CalledProcessError as error:
+            raise InfraUnavailable(f"pg_ctl {args[-1]} failed: {_tail(root)}") from error
+
+    def stop(self) -> None:
+        self._pg_ctl("-m", "fast", "-w", "stop")
+
+    def start(self) -> None:
+        root = self.data_dir.parent
+        self._pg_ctl(
+            "-l",
+            str(root / "postgres.log"),
+            "-o",
+            _options(root, self.port),
+            "-w",
+            "-t",
+            "120",
+            "start",
+        )
+
+    def restart(self) -> None:
+        """`pg_ctl restart -m fast`: what an operator's restart (or a failover) looks like to
+        the clients."""
+        root = self.data_dir.parent
+        self._pg_ctl(
+            "-l",
+            str(root / "postgres.log"),
+            "-o",
+            _options(root, self.port),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "120",
+            "restart",
+        )
 
 
 def _as_owner(command: list[str], owner: str | None) -> list[str]:
@@ -195,16 +244,20 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _options(root: Path, port: int) -> str:
+    return (
+        f"-c listen_addresses={LOOPBACK} -c port={port} -c unix_socket_directories={root} "
+        # a test cluster: durability is not what is tested, speed on 2 shared cores is
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+        "-c max_connections=200"
+    )
+
+
 def _start(bin_dir: Path, root: Path, data_dir: Path, owner: str | None) -> PostgresCluster:
     last_error: subprocess.CalledProcessError | None = None
     for _attempt in range(3):  # a free port can be taken between the probe and the bind
         port = free_port()
-        options = (
-            f"-c listen_addresses={LOOPBACK} -c port={port} -c unix_socket_directories={root} "
-            # a test cluster: durability is not what is tested, speed on 2 shared cores is
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200"
-        )
+        options = _options(root, port)
         command = [
             str(bin_dir / "pg_ctl"),
             "-D",
@@ -220,7 +273,7 @@ def _start(bin_dir: Path, root: Path, data_dir: Path, owner: str | None) -> Post
         ]
         try:
             subprocess.run(_as_owner(command, owner), check=True, capture_output=True, timeout=180)
-            return PostgresCluster(bin_dir=bin_dir, data_dir=data_dir, port=port)
+            return PostgresCluster(bin_dir=bin_dir, data_dir=data_dir, port=port, owner=owner)
         except subprocess.CalledProcessError as error:
             last_error = error
             log.warning("PostgreSQL did not start on port %d: %s", port, _tail(root))
@@ -336,3 +389,139 @@ def s3_server() -> Iterator[S3Server]:
                 process.wait()
         return
     raise InfraUnavailable("moto's S3 server did not start")
+
+
+# --- a network fault -----------------------------------------------------------------------------
+
+
+class TcpProxy:
+    """A TCP forwarder from a loopback port of its own to `target_port`, to take a server away
+    from its clients and give it back with its state intact (moto's S3 server loses its buckets
+    when its process stops). `cut()` closes the listening socket and every connection through it:
+    clients see reset connections, then refused ones, as when the server is down. `restore()`
+    listens on the same port again."""
+
+    def __init__(self, target_port: int, host: str = LOOPBACK) -> None:
+        self.host = host
+        self.target_port = target_port
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+        self._stop = threading.Event()
+        self._acceptor: threading.Thread | None = None
+        self.cuts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> TcpProxy:
+        self.restore()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cut()
+
+    def restore(self) -> None:
+        """Listen (again) on the proxy's port."""
+        if self._listener is not None:
+            return
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        for _attempt in range(50):  # the port of a cut listener may linger a moment
+            try:
+                listener.bind((self.host, self.port))
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            listener.close()
+            raise InfraUnavailable(f"the proxy cannot listen on {self.host}:{self.port} again")
+        listener.listen(128)
+        listener.settimeout(0.2)
+        self._stop = threading.Event()
+        self._listener = listener
+        self._acceptor = threading.Thread(
+            target=self._accept, args=(listener, self._stop), name="tcp-proxy", daemon=True
+        )
+        self._acceptor.start()
+        log.info("proxy %s -> :%d up", self.url, self.target_port)
+
+    def cut(self) -> None:
+        """Stop listening and drop every open connection."""
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        self._stop.set()
+        if self._acceptor is not None:
+            self._acceptor.join(timeout=10)
+        listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, set()
+        for sock in sockets:
+            _drop(sock)
+        self.cuts += 1
+        log.info("proxy %s cut (%d connection(s) dropped)", self.url, len(sockets))
+
+    def _accept(self, listener: socket.socket, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection((self.host, self.target_port), timeout=10)
+            except OSError:
+                _drop(client)
+                continue
+            client.settimeout(None)
+            upstream.settimeout(None)
+            with self._lock:
+                if stop.is_set():
+                    _drop(client)
+                    _drop(upstream)
+                    return
+                self._sockets.update((client, upstream))
+            pair = _Pair(client, upstream)
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(
+                    target=self._pump,
+                    args=(pair, source, target),
+                    name="tcp-proxy-pump",
+                    daemon=True,
+                ).start()
+
+    def _pump(self, pair: _Pair, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+            target.shutdown(socket.SHUT_WR)
+        except OSError:
+            pair.finished = 2  # one side is gone: so is the connection
+        with self._lock:
+            pair.finished += 1
+            if pair.finished < 2:
+                return
+            self._sockets.difference_update((pair.client, pair.upstream))
+        _drop(pair.client)
+        _drop(pair.upstream)
+
+
+@dataclass
+class _Pair:
+    """A client's connection through the proxy and the proxy's to the server."""
+
+    client: socket.socket
+    upstream: socket.socket
+    finished: int = 0  # directions done
+
+
+def _drop(sock: socket.socket) -> None:
+    """Close with a reset (SO_LINGER 0), as a server that went away would."""
+    with suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with suppress(OSError):
+        sock.close()

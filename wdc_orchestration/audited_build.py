@@ -18,6 +18,7 @@ import dagster as dg
 
 from wdc_orchestration.dbt_runner import DbtRun, translated_events
 from wdc_orchestration.domain_spec import AuditContext, AuditGate
+from wdc_orchestration.faults import retry_requested, transient_line
 from wdc_orchestration.lakehouse_metadata import describe_table
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
@@ -87,6 +88,11 @@ def write_audit_publish(
     dbt_checks = [e for e in events if isinstance(e, dg.AssetCheckResult)]
     others = [e for e in events if not isinstance(e, dg.AssetCheckResult)]
     if not run.success:
+        outage = transient_line(run.errors)
+        if outage is not None:
+            # the lake or the catalog failed under dbt, not a model or a test: run it again
+            run.cleanup(keep_on_failure=False)
+            raise retry_requested(context, f"dbt step of {domain}", outage)
         yield from dbt_checks
         error = run.error()
         raise NotPublished(

@@ -15,6 +15,7 @@ from wdc_orchestration.audited_build import write_audit_publish
 from wdc_orchestration.dbt import dbt_project, load_manifest, translator
 from wdc_orchestration.dbt_runner import DbtRunner
 from wdc_orchestration.domain_spec import AuditGate, DomainPlugin, DomainSpec
+from wdc_orchestration.faults import retry_transient
 from wdc_orchestration.logs import configure_logging
 from wdc_orchestration.partitions import MESH_TIMEZONE, daily_partitions
 from wdc_orchestration.raw import build_raw_asset
@@ -85,14 +86,18 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
         # the raw sources dbt may read (raw_read_set.py). --full-refresh: the audit schema holds
         # exactly this run's window. The sources' tests ran already, in the raw gate
         # (quality/source_tests.py says why).
-        with run_window_environment(window, sources):
-            run = dbt.run_for_assets(
-                ["build", "--full-refresh", "--exclude", f"source:{spec.name}_raw"],
-                context=context,
+        # An outage of the lake or the catalog retries the whole step (faults.py): dbt rebuilds
+        # the audit schema from scratch, and nothing was published unless the one publishing
+        # transaction committed, which a retry repeats with the same rows (delete, insert).
+        with retry_transient(context, f"dbt step of {spec.name}"):
+            with run_window_environment(window, sources):
+                run = dbt.run_for_assets(
+                    ["build", "--full-refresh", "--exclude", f"source:{spec.name}_raw"],
+                    context=context,
+                )
+            yield from write_audit_publish(
+                context, run, spec.name, window, lakehouse, lake, gates, nodes
             )
-        yield from write_audit_publish(
-            context, run, spec.name, window, lakehouse, lake, gates, nodes
-        )
 
     return _dbt
 

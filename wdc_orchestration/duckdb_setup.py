@@ -6,7 +6,7 @@ the raw gate all go through `configure_duckdb`, with the settings `settings.py` 
 - an `s3://` lake or data path: httpfs, and a DuckDB secret with the endpoint, region, URL style,
   SSL and credentials (`AWS_*` as given, else the AWS credential chain). A secret lives in the
   database instance's memory: every cursor of the connection uses it, and it never appears in
-  dbt's compiled SQL, its manifest or a log;
+  dbt's compiled SQL, its manifest or a log; and more patient HTTP retries than DuckDB's own;
 - a DuckLake catalog to attach: the extension of its database (sqlite_scanner, postgres_scanner);
   for PostgreSQL also DuckLake's commit retries raised (`ducklake_max_retry_count`), since
   concurrent writers then race for each snapshot.
@@ -30,6 +30,13 @@ SECRET_NAME = "wdc_lake_s3"
 # transaction can lose the race for the next snapshot id more often than that. A retried commit
 # rewrites no data files (ducklake.select: conflict resolution), so many tries are cheap.
 DUCKLAKE_MAX_RETRY_COUNT = 100
+# httpfs retries each failed S3 request (a refused or reset connection, a 5xx) before the query
+# fails: after 0.25, 0.5, 1, 2 and 4 s, so a blip of a few seconds costs no step. A longer outage
+# fails the query, and the step is retried as a whole (faults.py). DuckDB's default: 3 tries in
+# 2.1 s.
+HTTP_RETRIES = 5
+HTTP_RETRY_WAIT_MS = 250
+HTTP_RETRY_BACKOFF = 2
 
 
 def connection_config(settings: Settings) -> dict[str, Any]:
@@ -76,6 +83,10 @@ def configure_duckdb(
     loads no catalog extension; each LOAD costs 0.1-0.3 s of a new connection)."""
     if s3 is not None:
         conn.execute("LOAD httpfs")
+        # Global settings: the cursors dbt-duckdb makes from this connection retry alike.
+        conn.execute(f"SET GLOBAL http_retries = {HTTP_RETRIES}")
+        conn.execute(f"SET GLOBAL http_retry_wait_ms = {HTTP_RETRY_WAIT_MS}")
+        conn.execute(f"SET GLOBAL http_retry_backoff = {HTTP_RETRY_BACKOFF}")
         if not s3.has_static_credentials:
             conn.execute("LOAD aws")
         conn.execute(s3_secret_sql(s3))

@@ -11,10 +11,14 @@ import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from wdc_orchestration.quality.incidents import Incident
+
+if TYPE_CHECKING:
+    from dagster_shared.error import SerializableErrorInfo
 
 log = logging.getLogger("wdc_orchestration.cli")
 
@@ -99,6 +103,17 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     return reaped
 
 
+def _failure_message(error: SerializableErrorInfo | None) -> str:
+    """A step failure's message; for a step that ran out of retries, with the last attempt's
+    error (Dagster's own message says only "Exceeded max_retries of 3")."""
+    if error is None:
+        return "(no error recorded)"
+    message = str(error.message).strip()
+    if error.cause is not None and message.startswith("Exceeded max_retries"):
+        message += f": {str(error.cause.message).strip()}"
+    return message
+
+
 def run_day(
     job: dg.JobDefinition,
     instance: dg.DagsterInstance,
@@ -121,7 +136,7 @@ def run_day(
     )
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     failed_steps = [
-        (event.step_key or "run", str(event.event_specific_data.error.message).strip())
+        (event.step_key or "run", _failure_message(event.event_specific_data.error))
         for event in result.get_step_failure_events()
     ]
     incidents: list[Incident] = []

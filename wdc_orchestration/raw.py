@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from wdc_orchestration.faults import retry_transient
 from wdc_orchestration.generation.request import GenerationRequest, RawEntity
 from wdc_orchestration.generation.writer import EXTENSIONS, refreshed, write_chunks
 from wdc_orchestration.landing import adopt_day, adoption_params, export_of_day
@@ -201,23 +202,27 @@ def build_raw_asset(domain: str, owner: str, entity: RawEntity) -> dg.AssetsDefi
         lake: LakeStorage,
         simulation: SimulationResource,
     ) -> dg.MaterializeResult:
-        landings = [
-            land_or_adopt(
-                lake,
-                domain,
-                entity,
-                GenerationRequest(
-                    date=dt.date.fromisoformat(partition_key),
-                    scale_factor=simulation.scale_factor,
-                    seed=simulation.seed,
-                    chunk_rows=simulation.chunk_rows,
-                    defects=frozenset(config.defects),
-                ),
-                overwrite=config.overwrite,
-                log=TeeLog(context.log, log),
-            )
-            for partition_key in context.partition_keys
-        ]
+        # A retry is safe: a day whose manifest landed is left as is; one cut short before
+        # its manifest is landed again, over the same key (land_or_adopt: a simulated day or a
+        # source system's export alike).
+        with retry_transient(context, f"raw landing of {domain}.{entity.name}"):
+            landings = [
+                land_or_adopt(
+                    lake,
+                    domain,
+                    entity,
+                    GenerationRequest(
+                        date=dt.date.fromisoformat(partition_key),
+                        scale_factor=simulation.scale_factor,
+                        seed=simulation.seed,
+                        chunk_rows=simulation.chunk_rows,
+                        defects=frozenset(config.defects),
+                    ),
+                    overwrite=config.overwrite,
+                    log=TeeLog(context.log, log),
+                )
+                for partition_key in context.partition_keys
+            ]
         last = landings[-1]
         landed = [x for x in landings if x.outcome != "already landed"]
         seconds = sum(x.seconds for x in landed)

@@ -13,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from wdc_orchestration.domain_spec import DomainSpec
+from wdc_orchestration.faults import retry_transient
 from wdc_orchestration.governance.catalog_metadata import product_metadata
 from wdc_orchestration.governance.descriptor import (
     Classification,
@@ -64,18 +65,20 @@ def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         # the descriptor as it is now (the code location may be older than the file)
         current = load_inputs().descriptors[d.id]
-        with lakehouse.get_connection() as conn:
-            # exactly the SQL port's latest publication, even if another one lands meanwhile
-            sql_port = latest_publication(conn, d.domain, d.name)
-            publication = publish(
-                conn,
-                lake,
-                current,
-                snapshot_id=_snapshot_id(context),
-                ducklake_snapshot=sql_port.snapshot_id if sql_port else None,
-            )
-        with tempfile.TemporaryDirectory() as scratch:
-            retired = mark_previous_major(lake, current, dt.date.today(), Path(scratch))
+        # Retried on an outage: a port's files are written before its pointer (publishing.py).
+        with retry_transient(context, f"publishing of {d.id}"):
+            with lakehouse.get_connection() as conn:
+                # exactly the SQL port's latest publication, even if another one lands meanwhile
+                sql_port = latest_publication(conn, d.domain, d.name)
+                publication = publish(
+                    conn,
+                    lake,
+                    current,
+                    snapshot_id=_snapshot_id(context),
+                    ducklake_snapshot=sql_port.snapshot_id if sql_port else None,
+                )
+            with tempfile.TemporaryDirectory() as scratch:
+                retired = mark_previous_major(lake, current, dt.date.today(), Path(scratch))
         for key in retired:
             context.log.info(f"retired {key} (v{current.deprecation.previous_major} past its date)")
         return dg.MaterializeResult(

@@ -10,6 +10,7 @@ import dagster as dg
 import duckdb
 
 from wdc_orchestration.duckdb_setup import connect_duckdb
+from wdc_orchestration.faults import retry_transient
 from wdc_orchestration.generation.request import RawEntity
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.quality.evaluate import (
@@ -138,9 +139,10 @@ def build_raw_gate(rules: RawRules, entity: RawEntity) -> dg.AssetChecksDefiniti
         context: dg.AssetCheckExecutionContext, lake: LakeStorage
     ) -> Iterator[dg.AssetCheckResult]:
         findings: dict[str, list[Finding]] = {name: [] for name in [*blocking, VOLUME]}
-        for day in run_partition_keys(context):
-            for finding in evaluate_day(lake, rules, entity, day, blocking):
-                findings[finding.check].append(finding)
+        with retry_transient(context, f"raw gate of {rules.domain}.{entity.name}"):
+            for day in run_partition_keys(context):
+                for finding in evaluate_day(lake, rules, entity, day, blocking):
+                    findings[finding.check].append(finding)
         for name, day_findings in findings.items():
             result = result_of(asset_key, name, day_findings, lake)
             if not result.passed:

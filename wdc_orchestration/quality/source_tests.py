@@ -15,6 +15,7 @@ import dagster as dg
 
 from wdc_orchestration.dbt_runner import DbtRunner
 from wdc_orchestration.domain_spec import DomainSpec
+from wdc_orchestration.faults import retry_requested, transient_line
 from wdc_orchestration.quality.raw_gate import FAILED_PARTITIONS, ROWS_AFFECTED, run_partition_keys
 from wdc_orchestration.raw import raw_asset_key
 from wdc_orchestration.run_window import RunWindow, run_window_environment
@@ -85,6 +86,10 @@ def build_source_tests_check(
         # reads only the run's days, of the files the manifests list (raw_read_set.py).
         with run_window_environment(window, sources):
             run = dbt.run(["test", "--select", select], step_log=context.log)
+        outage = None if run.success else transient_line(run.errors)
+        if outage is not None:  # the lake failed under dbt, not a test: run them again
+            run.cleanup(keep_on_failure=False)
+            raise retry_requested(context, f"source tests of {domain}", outage)
         if not run.success and not run.results:  # dbt could not run at all: say why
             raise run.error()
         results = run.result_by_unique_id()
