@@ -62,6 +62,23 @@ def dbt_steps(home: Path, run_ids: dict[str, str]) -> dict[str, tuple[float, flo
     return found
 
 
+def failures(home: Path, run_ids: dict[str, str]) -> str:
+    """The failed steps' errors of the runs (the lake is removed when the benchmark stops)."""
+    import dagster as dg
+    from dagster._core.events import DagsterEventType
+
+    os.environ["DAGSTER_HOME"] = str(home)
+    lines = []
+    with dg.DagsterInstance.get() as instance:
+        for domain, run_id in run_ids.items():
+            for entry in instance.all_logs(run_id, of_type=DagsterEventType.STEP_FAILURE):
+                error = entry.dagster_event.event_specific_data.error
+                lines.append(
+                    f"{domain} {entry.step_key}: {error.to_string()[:3000] if error else ''}"
+                )
+    return "\n".join(lines)
+
+
 def most_at_once(intervals: list[tuple[float, float]]) -> int:
     """The largest number of intervals that overlap at one instant."""
     edges = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
@@ -89,7 +106,8 @@ def nights(root: Path, days: list[dt.date]) -> list[dict[str, Any]]:
             seconds = time.time() - launched
             failed = {d: final[r] for d, r in run_ids.items() if final[r] != "SUCCESS"}
             if failed:
-                raise SystemExit(f"{day}: runs failed: {failed} (see {root / 'dagster_home'})")
+                errors = failures(root / "dagster_home", {d: run_ids[d] for d in failed})
+                raise SystemExit(f"{day}: runs failed: {failed}\n{errors}")
             steps = dbt_steps(root / "dagster_home", run_ids)
             catalog = "postgres" if get_settings().catalog_is_postgres else "sqlite"
             rows.append(
