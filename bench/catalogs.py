@@ -140,7 +140,9 @@ def run_catalog(
     with (
         temp_lake(f"catalogs-{kind}") as root,
         postgres_catalog() if kind == "postgres" else nullcontext(None) as setting,
-        environment({"WDC_DUCKLAKE_CATALOG": setting} if setting else {}),
+        environment(
+            {"WDC_DUCKLAKE_CATALOG": setting, "WDC_DUCKLAKE_POOL": "per_domain"} if setting else {}
+        ),
     ):
         log.info("%s: the day before (%s), once", kind, first)
         materialize_day(first, scale_factor, seed, None, f"{kind}: the day before")

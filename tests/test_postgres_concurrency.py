@@ -66,14 +66,19 @@ Interval = tuple[datetime, datetime]
 
 
 @pytest.mark.parametrize(
-    ("catalog", "pool"),
-    [("sqlite:/tmp/wdc.sqlite", LAKEHOUSE_POOL), ("postgres:dbname=wdc", "ducklake/sales")],
+    ("catalog", "setting", "pool"),
+    [
+        ("sqlite:/tmp/wdc.sqlite", "", LAKEHOUSE_POOL),
+        ("sqlite:/tmp/wdc.sqlite", "per_domain", LAKEHOUSE_POOL),
+        ("postgres:dbname=wdc", "", LAKEHOUSE_POOL),
+        ("postgres:dbname=wdc", "per_domain", "ducklake/sales"),
+    ],
 )
-def test_the_dbt_step_queues_in_one_pool_on_sqlite_and_per_domain_on_postgres(
-    catalog: str, pool: str
+def test_the_dbt_step_queues_per_domain_only_on_postgres_when_asked(
+    catalog: str, setting: str, pool: str
 ) -> None:
     (sales,) = [spec for spec in load_domain_specs() if spec.name == "sales"]
-    with environment({"WDC_DUCKLAKE_CATALOG": catalog}):
+    with environment({"WDC_DUCKLAKE_CATALOG": catalog, "WDC_DUCKLAKE_POOL": setting}):
         assert lakehouse_pool("sales") == pool
         assert build_dbt_assets(sales).op.pool == pool
         # one writer per pool either way: one in all on SQLite, one per domain on PostgreSQL
@@ -120,6 +125,7 @@ def concurrent(
     env = {
         **isolated_lake_env(root),
         "WDC_DUCKLAKE_CATALOG": f"postgres:{catalog}",
+        "WDC_DUCKLAKE_POOL": "per_domain",
         "DAGSTER_PG_HOST": postgres.host,
         "DAGSTER_PG_PORT": str(postgres.port),
         "DAGSTER_PG_DB": DAGSTER_DB,
