@@ -23,12 +23,34 @@ from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
 from wdc_orchestration.resources.registry import build_resources
 from wdc_orchestration.run_window import RunWindow, run_window_environment
+from wdc_orchestration.settings import get_settings
 
-__all__ = ["DomainSpec", "DomainPlugin", "LAKEHOUSE_POOL", "build_domain_definitions"]
+__all__ = [
+    "DomainSpec",
+    "DomainPlugin",
+    "LAKEHOUSE_POOL",
+    "build_domain_definitions",
+    "lakehouse_pool",
+]
 
-# Writers of the DuckLake catalog queue here. A SQLite catalog takes one writer at a time (readers
-# are fine beside it): the instance's limit for this pool is 1 then.
+# Writers of the DuckLake catalog queue in a pool whose every slot is one writer (the instance's
+# `pools.default_limit: 1`, mesh.py).
 LAKEHOUSE_POOL = "ducklake"
+
+
+def lakehouse_pool(domain: str) -> str:
+    """The pool a domain's catalog writers (its dbt step) queue in, by the catalog setting.
+
+    A SQLite catalog takes one writer at a time: every domain queues in one pool, `ducklake`.
+    A PostgreSQL catalog takes concurrent commits (DuckLake retries a commit that raced another,
+    duckdb_setup.py), and each domain writes only its own schemas: with WDC_DUCKLAKE_POOL=
+    per_domain each domain queues in its own pool, `ducklake/<domain>`, so the domains write at
+    once (opt-in: Settings.pool_per_domain says why). A domain's own writers still queue one at
+    a time: two runs of one domain (a rerun beside a backfill) would build the same audit schema,
+    `<domain>__audit` (wap.py), at once and publish each other's rows."""
+    if get_settings().pool_per_domain:
+        return f"{LAKEHOUSE_POOL}/{domain}"
+    return LAKEHOUSE_POOL
 
 
 def audit_gates(spec: DomainSpec) -> list[AuditGate]:
@@ -68,7 +90,7 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
         op_tags={DAGSTER_DBT_SELECT_METADATA_KEY: select, DAGSTER_DBT_EXCLUDE_METADATA_KEY: ""},
         # A backfill of N days is one dbt invocation over the whole window, not N.
         backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=LAKEHOUSE_POOL,
+        pool=lakehouse_pool(spec.name),
         allow_arbitrary_check_specs=True,
     )
     def _dbt(

@@ -77,8 +77,10 @@ telemetry:
   enabled: false
 concurrency:
   pools:
-    # The `ducklake` pool queues the writers of the DuckLake catalog (the dbt steps): a SQLite
-    # catalog takes one writer at a time. Readers (checks, exports) do not queue.
+    # One writer per pool. The writers of the DuckLake catalog (the dbt steps) queue in the
+    # `ducklake` pool on a SQLite catalog, which takes one writer at a time; on a PostgreSQL
+    # catalog with WDC_DUCKLAKE_POOL=per_domain each domain queues in its own, `ducklake/<domain>`,
+    # and the domains write at once (domain.lakehouse_pool). Readers (checks, exports) don't.
     default_limit: 1
 run_coordinator:
   module: dagster.core.run_coordinator

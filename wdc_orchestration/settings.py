@@ -145,6 +145,16 @@ class Settings:
     upstream_wait_seconds: float = 86_400.0
     # None unless the lake or the DuckLake data path is on S3.
     s3: S3Settings | None = None
+    # How the catalog's writers queue (domain.lakehouse_pool): "single" (one pool for every
+    # domain) or "per_domain" (one pool per domain, on a PostgreSQL catalog only).
+    ducklake_pool: str = "single"
+
+    @property
+    def pool_per_domain(self) -> bool:
+        """Whether each domain's writers queue in a pool of their own. Opt-in: at SF 1 two
+        domains' dbt steps committing at once to a PostgreSQL catalog failed one of them
+        ("View ... __dbt_tmp does not exist", DuckLake under concurrent commits); SF 0.01 passes."""
+        return self.catalog_is_postgres and self.ducklake_pool == "per_domain"
 
     @property
     def lake_is_local(self) -> bool:
@@ -207,4 +217,12 @@ def get_settings() -> Settings:
         # How long a domain's run waits for another domain's data of the day (a day).
         upstream_wait_seconds=float(_env("WDC_UPSTREAM_WAIT_SECONDS", "86400")),
         s3=S3Settings.from_env() if is_s3(lake_url) or is_s3(data_path) else None,
+        ducklake_pool=_ducklake_pool(),
     )
+
+
+def _ducklake_pool() -> str:
+    value = _env("WDC_DUCKLAKE_POOL", "single")
+    if value not in ("single", "per_domain"):
+        raise ValueError(f"WDC_DUCKLAKE_POOL={value!r}: use 'single' or 'per_domain'")
+    return value

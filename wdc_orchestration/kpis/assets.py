@@ -7,7 +7,7 @@ import base64
 
 import dagster as dg
 
-from wdc_orchestration.domain import LAKEHOUSE_POOL, DomainSpec
+from wdc_orchestration.domain import DomainSpec, lakehouse_pool
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.governance.product_reader import ProductReader
 from wdc_orchestration.kpis.spec import KpiSpec, load_kpis
@@ -42,7 +42,7 @@ def build_kpi_asset(spec: KpiSpec, owner: str) -> dg.AssetsDefinition:
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         # a reader of the SQLite catalog during a write risks "database is locked"
-        pool=LAKEHOUSE_POOL,
+        pool=lakehouse_pool(spec.domain),
     )
     def _kpi(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         # imported here: matplotlib would add to every code location's load time
