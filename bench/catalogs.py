@@ -24,7 +24,6 @@ import datetime as dt
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -91,7 +90,7 @@ def most_at_once(intervals: list[tuple[float, float]]) -> int:
 
 def nights(root: Path, days: list[dt.date]) -> list[dict[str, Any]]:
     """The five daily jobs at once for each of `days`, through one `dagster dev`."""
-    from wdc_orchestration.devserver import DagsterDev
+    from wdc_orchestration.devserver import DagsterDev, launch_at_once
     from wdc_orchestration.settings import get_settings
 
     env = {k: v for k, v in os.environ.items() if k.startswith(("WDC_", "DAGSTER_HOME"))}
@@ -99,9 +98,7 @@ def nights(root: Path, days: list[dt.date]) -> list[dict[str, Any]]:
     with DagsterDev(home=root / "dagster_home", env=env) as server:
         for day in days:
             launched = time.time()
-            with ThreadPoolExecutor(len(DOMAINS)) as pool:  # at once, as the schedules fire
-                futures = {d: pool.submit(server.launch_daily, d, day.isoformat()) for d in DOMAINS}
-                run_ids = {d: f.result() for d, f in futures.items()}
+            run_ids = launch_at_once(server, DOMAINS, day.isoformat())
             final = server.wait(run_ids.values(), timeout=7200)
             seconds = time.time() - launched
             failed = {d: final[r] for d, r in run_ids.items() if final[r] != "SUCCESS"}

@@ -22,7 +22,6 @@ import datetime as dt
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +78,7 @@ def _run_timelines(home: Path, run_ids: dict[str, str], launched: float) -> list
 
 
 def daemon_path(root: Path, day: dt.date, executor: str) -> tuple[float, list[dict[str, Any]]]:
-    from wdc_orchestration.devserver import DagsterDev
+    from wdc_orchestration.devserver import DagsterDev, launch_at_once
 
     env = {
         **{k: v for k, v in os.environ.items() if k.startswith(("WDC_", "DAGSTER_HOME"))},
@@ -87,9 +86,7 @@ def daemon_path(root: Path, day: dt.date, executor: str) -> tuple[float, list[di
     }
     with DagsterDev(home=root / "dagster_home", env=env) as server:
         launched = time.time()
-        with ThreadPoolExecutor(len(DOMAINS)) as pool:  # at once, as the schedules fire
-            futures = {d: pool.submit(server.launch_daily, d, day.isoformat()) for d in DOMAINS}
-            run_ids = {d: f.result() for d, f in futures.items()}
+        run_ids = launch_at_once(server, DOMAINS, day.isoformat())
         final = server.wait(run_ids.values(), timeout=7200)
         seconds = time.time() - launched
     failed = {d: final[r] for d, r in run_ids.items() if final[r] != "SUCCESS"}
