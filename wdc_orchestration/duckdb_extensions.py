@@ -6,6 +6,7 @@ have no internet, and a pinned wheel is reproducible. `duckdb` is pinned to the 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from pathlib import Path
@@ -35,9 +36,16 @@ def _packaged_binary(package: str) -> Path:
     return binaries[-1]
 
 
+@functools.cache
+def _platform() -> str:
+    # A connection of its own: duckdb.sql() shares the module's default connection, which two
+    # threads opening connections at once broke ("unsuccessful or closed pending query result").
+    with duckdb.connect(":memory:") as con:
+        return con.execute("PRAGMA platform").fetchone()[0]
+
+
 def installed_path(extension_dir: Path, name: str) -> Path:
-    platform = duckdb.sql("PRAGMA platform").fetchone()[0]
-    return extension_dir / f"v{duckdb.__version__}" / platform / f"{name}.duckdb_extension"
+    return extension_dir / f"v{duckdb.__version__}" / _platform() / f"{name}.duckdb_extension"
 
 
 def ensure_extensions(extension_dir: Path) -> Path:

@@ -16,6 +16,9 @@ Extensions come from the project-local directory (duckdb_extensions.py), never d
 from __future__ import annotations
 
 import logging
+import os
+import uuid
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -40,11 +43,27 @@ HTTP_RETRY_BACKOFF = 2
 
 
 def connection_config(settings: Settings) -> dict[str, Any]:
-    """Connect-time options: extensions only from the project-local directory."""
+    """Connect-time options: extensions only from the project-local directory, and a memory
+    limit past which DuckDB spills (Settings says why; where: `configure_duckdb`)."""
     return {
         "extension_directory": str(settings.duckdb_extension_dir),
         "autoinstall_known_extensions": False,
+        "memory_limit": settings.duckdb_memory_limit,
     }
+
+
+def spill_directory(conn: duckdb.DuckDBPyConnection, temp_root: Path) -> None:
+    """Give this DuckDB instance a spill folder of its own under `temp_root`. DuckDB names its
+    spill files the same in every instance, so two instances spilling into one folder (two
+    processes, or dbt's DuckDB and the lakehouse resource's in one) read each other's blocks,
+    and the first to close deletes the other's (duckdb/duckdb#15173). DuckDB creates the folder
+    when it first spills and removes it when the instance closes."""
+    (current,) = conn.execute("SELECT current_setting('temp_directory')").fetchone()
+    if str(current).startswith(str(temp_root)):
+        return  # set before; it cannot change once the instance has spilled
+    temp_root.mkdir(parents=True, exist_ok=True)  # DuckDB creates the last level only
+    folder = temp_root / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    conn.execute(f"SET GLOBAL temp_directory = {_literal(str(folder))}")
 
 
 def _literal(value: str) -> str:
@@ -76,11 +95,17 @@ def s3_secret_sql(s3: S3Settings) -> str:
 
 
 def configure_duckdb(
-    conn: duckdb.DuckDBPyConnection, *, catalog: str | None, s3: S3Settings | None
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    catalog: str | None,
+    s3: S3Settings | None,
+    temp_root: Path | None = None,
 ) -> None:
     """Give `conn` what the lake and the catalog need, before any ATTACH or read. Idempotent.
     `catalog`: the DuckLake catalog the connection will attach (None: it attaches none, and
-    loads no catalog extension; each LOAD costs 0.1-0.3 s of a new connection)."""
+    loads no catalog extension; each LOAD costs 0.1-0.3 s of a new connection). `temp_root`:
+    where its spill folder goes (default: the settings' WDC_DUCKDB_TEMP_DIR)."""
+    spill_directory(conn, temp_root or get_settings().duckdb_temp_dir)
     if s3 is not None:
         conn.execute("LOAD httpfs")
         # Global settings: the cursors dbt-duckdb makes from this connection retry alike.
@@ -107,7 +132,7 @@ def connect_duckdb(settings: Settings | None = None) -> duckdb.DuckDBPyConnectio
     ensure_extensions(settings.duckdb_extension_dir)
     conn = duckdb.connect(config=connection_config(settings))
     try:
-        configure_duckdb(conn, catalog=None, s3=settings.s3)
+        configure_duckdb(conn, catalog=None, s3=settings.s3, temp_root=settings.duckdb_temp_dir)
     except Exception:
         conn.close()
         raise

@@ -145,15 +145,19 @@ class Settings:
     upstream_wait_seconds: float = 86_400.0
     # None unless the lake or the DuckLake data path is on S3.
     s3: S3Settings | None = None
-    # How the catalog's writers queue (domain.lakehouse_pool): "single" (one pool for every
-    # domain) or "per_domain" (one pool per domain, on a PostgreSQL catalog only).
-    ducklake_pool: str = "single"
+    # How the catalog's writers queue (domain.lakehouse_pool): "per_domain" (one pool per
+    # domain, the default; PostgreSQL catalog only) or "single" (one pool for every domain).
+    ducklake_pool: str = "per_domain"
+    # Each DuckDB instance the platform opens (dbt's, the lakehouse resource's, the raw gate's)
+    # holds at most this much in its buffers and spills the rest to a folder of its own under
+    # `duckdb_temp_dir` (duckdb_setup.spill_directory).
+    duckdb_memory_limit: str = "2GB"
+    duckdb_temp_dir: Path = PROJECT_ROOT / ".wdc" / "duckdb_tmp"
 
     @property
     def pool_per_domain(self) -> bool:
-        """Whether each domain's writers queue in a pool of their own. Opt-in: at SF 1 two
-        domains' dbt steps committing at once to a PostgreSQL catalog failed one of them
-        ("View ... __dbt_tmp does not exist", DuckLake under concurrent commits); SF 0.01 passes."""
+        """Whether each domain's writers queue in a pool of their own: on a PostgreSQL catalog,
+        unless WDC_DUCKLAKE_POOL=single. A SQLite catalog takes one writer at a time."""
         return self.catalog_is_postgres and self.ducklake_pool == "per_domain"
 
     @property
@@ -166,10 +170,9 @@ class Settings:
 
     @property
     def dbt_threads(self) -> int:
-        """dbt's threads follow the catalog: SQLite takes one DuckLake writer at a time in a
-        process (dbt_project/profiles.yml says why); PostgreSQL takes concurrent commits, and
-        DuckLake retries a commit that raced another (`ducklake_max_retry_count`)."""
-        return POSTGRES_DBT_THREADS if self.catalog_is_postgres else 1
+        """One dbt thread on either catalog (dbt_project/profiles.yml says why); the domains'
+        dbt steps write at once instead, each in its own process (pool_per_domain)."""
+        return DBT_THREADS
 
     def dbt_env(self) -> dict[str, str]:
         """The variables dbt's profile and sources read (dbt_project/profiles.yml). No secrets:
@@ -181,12 +184,17 @@ class Settings:
             "WDC_DUCKLAKE_DATA_PATH": self.ducklake_data_path,
             "WDC_DUCKDB_EXTENSION_DIR": str(self.duckdb_extension_dir),
             "WDC_DBT_THREADS": str(self.dbt_threads),
+            "WDC_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
         }
 
 
-# dbt threads with a PostgreSQL catalog: models of a domain that do not depend on each other
-# build at once (each is one DuckLake transaction); DuckDB parallelises inside each query too.
-POSTGRES_DBT_THREADS = 4
+# dbt threads in a domain's dbt step. Two threads of one dbt-duckdb process share one DuckDB
+# database: on SQLite their two DuckLake transactions deadlock at COMMIT; on PostgreSQL a
+# thread's ALTER ... RENAME of its `__dbt_tmp` relation failed now and then with "View with
+# name ...__dbt_tmp does not exist" (here: 2 nights in 2 at SF 1 with 4 threads; the same as
+# duckdb/dbt-duckdb#748, where 1 thread is the fix). Separate processes, one per domain, commit
+# concurrently without it. DuckDB still parallelises inside each query.
+DBT_THREADS = 1
 
 
 def is_postgres_catalog(catalog: str) -> bool:
@@ -218,11 +226,15 @@ def get_settings() -> Settings:
         upstream_wait_seconds=float(_env("WDC_UPSTREAM_WAIT_SECONDS", "86400")),
         s3=S3Settings.from_env() if is_s3(lake_url) or is_s3(data_path) else None,
         ducklake_pool=_ducklake_pool(),
+        # DuckDB's own default is 80 % of the machine's RAM: on a 24 GiB machine it never spills,
+        # and one SF 100 day peaked at 4.2-4.7 GiB (docs/benchmarks.md §8).
+        duckdb_memory_limit=_env("WDC_DUCKDB_MEMORY_LIMIT", "2GB"),
+        duckdb_temp_dir=Path(_local(_env("WDC_DUCKDB_TEMP_DIR", ".wdc/duckdb_tmp"))),
     )
 
 
 def _ducklake_pool() -> str:
-    value = _env("WDC_DUCKLAKE_POOL", "single")
+    value = _env("WDC_DUCKLAKE_POOL", "per_domain")
     if value not in ("single", "per_domain"):
         raise ValueError(f"WDC_DUCKLAKE_POOL={value!r}: use 'single' or 'per_domain'")
     return value
