@@ -6,8 +6,8 @@ catalog and the instance differ.
 Per scale factor (default SF 1 and SF 10) and back-end, on a fresh lake:
 - the first day through `wdc materialize` (one process), wall time and peak RSS of its tree;
 - the next day as a night: the five `<domain>_daily` jobs launched at once through `dagster dev`
-  (the daemon runs them; the domains' dbt steps queue in the `ducklake` pool, or in one pool per
-  domain on PostgreSQL with WDC_DUCKLAKE_POOL=per_domain, which this script passes on), timed
+  (the daemon runs them; the domains' dbt steps queue in the `ducklake` pool on SQLite, in one
+  pool per domain on PostgreSQL unless WDC_DUCKLAKE_POOL=single is set), timed
   from the first launch to the end of the last run, with the peak RSS of the server's tree.
 
 Then one day at each `--one-day` scale factor (default SF 100) through `wdc materialize` on both

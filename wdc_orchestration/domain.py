@@ -43,9 +43,9 @@ def lakehouse_pool(domain: str) -> str:
 
     A SQLite catalog takes one writer at a time: every domain queues in one pool, `ducklake`.
     A PostgreSQL catalog takes concurrent commits (DuckLake retries a commit that raced another,
-    duckdb_setup.py), and each domain writes only its own schemas: with WDC_DUCKLAKE_POOL=
-    per_domain each domain queues in its own pool, `ducklake/<domain>`, so the domains write at
-    once (opt-in: Settings.pool_per_domain says why). A domain's own writers still queue one at
+    duckdb_setup.py), and each domain writes only its own schemas: each domain queues in its own
+    pool, `ducklake/<domain>`, so the domains write at once (WDC_DUCKLAKE_POOL=single puts them
+    back in one pool). A domain's own writers still queue one at
     a time: two runs of one domain (a rerun beside a backfill) would build the same audit schema,
     `<domain>__audit` (wap.py), at once and publish each other's rows."""
     if get_settings().pool_per_domain:

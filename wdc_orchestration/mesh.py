@@ -79,7 +79,7 @@ concurrency:
   pools:
     # One writer per pool. The writers of the DuckLake catalog (the dbt steps) queue in the
     # `ducklake` pool on a SQLite catalog, which takes one writer at a time; on a PostgreSQL
-    # catalog with WDC_DUCKLAKE_POOL=per_domain each domain queues in its own, `ducklake/<domain>`,
+    # catalog each domain queues in its own, `ducklake/<domain>` (unless WDC_DUCKLAKE_POOL=single),
     # and the domains write at once (domain.lakehouse_pool). Readers (checks, exports) don't.
     default_limit: 1
 run_coordinator:
