@@ -3,6 +3,8 @@ capped and spills into a folder of its own, so two instances spilling at once ge
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from pathlib import Path
 
@@ -75,3 +77,19 @@ def test_two_instances_spilling_at_once_both_get_the_right_answer(tmp_path: Path
     assert results == {0: expected, 1: expected}
     # each folder is removed when its instance closes
     assert not any((tmp_path / "spill").glob("*/*"))
+
+
+def test_a_killed_process_s_spill_folder_goes_and_a_running_one_s_stays(tmp_path: Path) -> None:
+    spill = tmp_path / "spill"
+    dead = subprocess.Popen(["true"])  # a process that has ended: its pid runs nothing now
+    dead.wait()
+    orphan = spill / f"{dead.pid}-0123456789ab"
+    alive = spill / f"{os.getpid()}-ba9876543210"
+    for folder in (orphan, alive):
+        folder.mkdir(parents=True)
+        (folder / "duckdb_temp_storage_S32K-0.tmp").write_bytes(b"spilled")
+    env = {**isolated_lake_env(tmp_path), "WDC_DUCKDB_TEMP_DIR": str(spill)}
+    with environment(env), connect_duckdb(get_settings()):
+        pass
+    assert not orphan.exists()
+    assert alive.exists()

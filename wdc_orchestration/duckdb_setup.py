@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -57,13 +58,34 @@ def spill_directory(conn: duckdb.DuckDBPyConnection, temp_root: Path) -> None:
     spill files the same in every instance, so two instances spilling into one folder (two
     processes, or dbt's DuckDB and the lakehouse resource's in one) read each other's blocks,
     and the first to close deletes the other's (duckdb/duckdb#15173). DuckDB creates the folder
-    when it first spills and removes it when the instance closes."""
+    when it first spills and removes it when the instance closes; a killed process's folders
+    are removed by the next process that opens one."""
     (current,) = conn.execute("SELECT current_setting('temp_directory')").fetchone()
     if str(current).startswith(str(temp_root)):
         return  # set before; it cannot change once the instance has spilled
     temp_root.mkdir(parents=True, exist_ok=True)  # DuckDB creates the last level only
+    _remove_orphans(temp_root)
     folder = temp_root / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
     conn.execute(f"SET GLOBAL temp_directory = {_literal(str(folder))}")
+
+
+def _remove_orphans(temp_root: Path) -> None:
+    """Remove the spill folders of processes that no longer run (killed before DuckDB closed)."""
+    for folder in temp_root.iterdir():
+        pid = folder.name.partition("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            log.info("removing the spill folder of ended process %s: %s", pid, folder)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _literal(value: str) -> str:
