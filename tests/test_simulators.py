@@ -399,3 +399,24 @@ def test_csv_text_shape(day1: dict[str, pl.DataFrame]) -> None:
     assert day1["categories"].write_csv().splitlines()[0] == (
         "id_categoria,nome_categoria,departamento"
     )
+
+
+def test_the_platform_empties_the_cached_days_and_a_later_simulator_gets_the_same_arrays() -> None:
+    import datetime as dt
+
+    from domains._shared.world import order_book
+    from domains.finance.simulator import payment_book
+    from domains.logistics.simulator import shipment_book
+    from wdc_orchestration.generation.day_cache import release_day_caches
+
+    day = dt.date(2026, 11, 2)
+    before = order_book(day, 0.01, 42)
+    payment_book(day, 0.01, 42)
+    shipment_book(day, 0.01, 42)
+    assert release_day_caches() >= 3
+    assert order_book.cache_info().currsize == 0
+    again = order_book(day, 0.01, 42)
+    assert again is not before
+    assert (again.order_id == before.order_id).all() and (
+        again.line_cents == before.line_cents
+    ).all()

@@ -16,6 +16,7 @@ from wdc_orchestration.dbt import dbt_project, load_manifest, translator
 from wdc_orchestration.dbt_runner import DbtRunner
 from wdc_orchestration.domain_spec import AuditGate, DomainPlugin, DomainSpec
 from wdc_orchestration.faults import retry_transient
+from wdc_orchestration.generation.day_cache import release_day_caches
 from wdc_orchestration.logs import configure_logging
 from wdc_orchestration.partitions import MESH_TIMEZONE, daily_partitions
 from wdc_orchestration.raw import build_raw_asset
@@ -103,6 +104,9 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
             context.partition_time_window.start, context.partition_time_window.end
         )
         context.log.info(f"dbt build of {spec.name} for {window} into its audit schema")
+        # The simulators' cached days would sit under dbt's DuckDB for the rest of the process
+        # (≈2 GiB at SF 100 in `wdc materialize`, generation/day_cache.py): dropped first.
+        release_day_caches()
         # The window reaches dbt through the environment, not --vars: --vars would invalidate
         # dbt's partial parsing and cost a full re-parse per invocation (run_window.py). So do
         # the raw sources dbt may read (raw_read_set.py). --full-refresh: the audit schema holds

@@ -20,6 +20,7 @@ from domains._shared.columns import epoch_days, local_day_bounds_us
 from domains._shared.hashing import below, uniform, weighted_index
 from domains._shared.pools import EMAIL_DOMAIN_WEIGHTS, EMAIL_DOMAINS, colour_pool, name_pools
 from domains._shared.reference import CATEGORIES, PRODUCT_LINES, geography
+from wdc_orchestration.generation.day_cache import day_cache
 from wdc_orchestration.generation.request import EPOCH, GenerationRequest
 
 _T = TypeVar("_T")
@@ -361,7 +362,7 @@ def order_book_for(request: GenerationRequest) -> OrderBook:
     return order_book(request.date, request.scale_factor, request.seed)
 
 
-@lru_cache(maxsize=2)
+@day_cache(maxsize=2)
 def order_book(date: dt.date, scale_factor: float, seed: int) -> OrderBook:
     """Everything sold on a local day; sales, finance and logistics all derive from it."""
     rng = GenerationRequest(date=date, scale_factor=scale_factor, seed=seed).rng("world", "orders")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -14,6 +13,7 @@ from domains._shared.columns import chunk_bounds, labels, local_day_bounds_us, m
 from domains._shared.hashing import weighted_index
 from domains._shared.postprocess import with_postprocess
 from domains._shared.world import daily_id_base, freeze_arrays, order_book
+from wdc_orchestration.generation.day_cache import day_cache
 from wdc_orchestration.generation.request import GenerationRequest, RawEntity
 
 METHODS = ("pix", "boleto", "cartao")
@@ -56,7 +56,7 @@ def payment_book_for(request: GenerationRequest) -> PaymentBook:
     return payment_book(request.date, request.scale_factor, request.seed)
 
 
-@lru_cache(maxsize=2)
+@day_cache(maxsize=2)
 def payment_book(date: dt.date, scale_factor: float, seed: int) -> PaymentBook:
     """Payments of the day's orders and the refunds of approved payments of cancelled orders."""
     book = order_book(date, scale_factor, seed)

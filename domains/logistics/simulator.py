@@ -16,6 +16,7 @@ from domains._shared.hashing import weighted_index
 from domains._shared.postprocess import with_postprocess
 from domains._shared.reference import CARRIER_SERVICES, DISTRIBUTION_CENTRE, geography, sla_days
 from domains._shared.world import daily_id_base, freeze_arrays, order_book
+from wdc_orchestration.generation.day_cache import day_cache
 from wdc_orchestration.generation.request import GenerationRequest, RawEntity
 
 EVENT_STATUSES = ("postado", "em_transito", "saiu_para_entrega", "entregue")
@@ -73,7 +74,7 @@ def shipment_book_for(request: GenerationRequest) -> ShipmentBook:
     return shipment_book(request.date, request.scale_factor, request.seed)
 
 
-@lru_cache(maxsize=2)
+@day_cache(maxsize=2)
 def shipment_book(date: dt.date, scale_factor: float, seed: int) -> ShipmentBook:
     """One shipment per confirmed order of the day, with its tracking events."""
     book = order_book(date, scale_factor, seed)
