@@ -10,10 +10,10 @@ that runs after it recomputes its day (same seed, same arrays)."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,12 @@ def day_cache(maxsize: int) -> Callable[[_F], _F]:
     """`functools.lru_cache(maxsize)`, emptied with every other one by `release_day_caches`."""
 
     def decorate(function: _F) -> _F:
-        cached = lru_cache(maxsize=maxsize)(function)
+        @functools.wraps(function)
+        def compute(*args: Any) -> Any:
+            log.info("simulating %s%s", function.__name__, args)
+            return function(*args)
+
+        cached = functools.lru_cache(maxsize=maxsize)(compute)
         _CACHES.append(cached)
         return cached  # type: ignore[return-value]
 
