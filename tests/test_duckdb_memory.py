@@ -4,6 +4,7 @@ capped and spills into a folder of its own, so two instances spilling at once ge
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import threading
 from pathlib import Path
@@ -79,17 +80,21 @@ def test_two_instances_spilling_at_once_both_get_the_right_answer(tmp_path: Path
     assert not any((tmp_path / "spill").glob("*/*"))
 
 
-def test_a_killed_process_s_spill_folder_goes_and_a_running_one_s_stays(tmp_path: Path) -> None:
+def test_a_killed_process_s_spill_folder_goes_a_running_or_remote_one_s_stays(
+    tmp_path: Path,
+) -> None:
     spill = tmp_path / "spill"
     dead = subprocess.Popen(["true"])  # a process that has ended: its pid runs nothing now
     dead.wait()
-    orphan = spill / f"{dead.pid}-0123456789ab"
-    alive = spill / f"{os.getpid()}-ba9876543210"
-    for folder in (orphan, alive):
+    host = socket.gethostname().replace("-", "_")
+    orphan = spill / f"{host}-{dead.pid}-0123456789ab"
+    alive = spill / f"{host}-{os.getpid()}-ba9876543210"
+    elsewhere = spill / f"another_machine-{dead.pid}-0123456789ab"  # its pids are not ours
+    for folder in (orphan, alive, elsewhere):
         folder.mkdir(parents=True)
         (folder / "duckdb_temp_storage_S32K-0.tmp").write_bytes(b"spilled")
     env = {**isolated_lake_env(tmp_path), "WDC_DUCKDB_TEMP_DIR": str(spill)}
     with environment(env), connect_duckdb(get_settings()):
         pass
     assert not orphan.exists()
-    assert alive.exists()
+    assert alive.exists() and elsewhere.exists()

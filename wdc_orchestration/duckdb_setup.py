@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import uuid
 from pathlib import Path
 from typing import Any
@@ -65,15 +66,22 @@ def spill_directory(conn: duckdb.DuckDBPyConnection, temp_root: Path) -> None:
         return  # set before; it cannot change once the instance has spilled
     temp_root.mkdir(parents=True, exist_ok=True)  # DuckDB creates the last level only
     _remove_orphans(temp_root)
-    folder = temp_root / f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    folder = temp_root / f"{_host()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
     conn.execute(f"SET GLOBAL temp_directory = {_literal(str(folder))}")
 
 
+def _host() -> str:
+    return socket.gethostname().replace("-", "_")
+
+
 def _remove_orphans(temp_root: Path) -> None:
-    """Remove the spill folders of processes that no longer run (killed before DuckDB closed)."""
+    """Remove the spill folders of this machine's processes that no longer run (killed before
+    DuckDB closed). Another machine's are left alone: a shared folder cannot tell whether they
+    are alive."""
     for folder in temp_root.iterdir():
-        pid = folder.name.partition("-")[0]
-        if pid.isdigit() and not _running(int(pid)):
+        host, _, rest = folder.name.partition("-")
+        pid = rest.partition("-")[0]
+        if host == _host() and pid.isdigit() and not _running(int(pid)):
             log.info("removing the spill folder of ended process %s: %s", pid, folder)
             shutil.rmtree(folder, ignore_errors=True)
 
