@@ -76,22 +76,25 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def stop_group(process: subprocess.Popen | None, grace: float = 60.0) -> None:
-    """SIGTERM to the process's group; SIGKILL to what is left of it after `grace`. Waits for the
-    whole group, not only its leader: `dagster dev`'s servers and a code server's runs are in it
-    and may still be shutting down when the leader has exited."""
+def stop_group(
+    process: subprocess.Popen | None, grace: float = 60.0, deadline: float | None = None
+) -> None:
+    """SIGTERM to the process's group; SIGKILL to what is left of it after `grace` (or at
+    `deadline`, a time.monotonic() shared by groups stopped together). Waits for the whole group,
+    not only its leader: `dagster dev`'s servers and a code server's runs are in it and may still
+    be shutting down when the leader has exited."""
     if process is None:
         return
-    deadline = time.monotonic() + grace
+    deadline = deadline if deadline is not None else time.monotonic() + grace
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=grace)
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
     while _group_alive(process.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     if _group_alive(process.pid):
-        log.warning("process group %d did not stop in %.0fs: killing it", process.pid, grace)
+        log.warning("process group %d did not stop after SIGTERM: killing it", process.pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
@@ -325,5 +328,8 @@ class GrpcDeployment(DagsterDev):
             if process is not None and process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
+        # One grace for all of them, signalled together: each in turn with its own grace took
+        # 5 min in CI when the code servers outlived their SIGTERM.
+        deadline = time.monotonic() + 60.0
         for process in (self.process, self.daemon, *self.code_server_processes.values()):
-            stop_group(process)
+            stop_group(process, deadline=deadline)
