@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 
 from wdc_orchestration.duckdb_extensions import ensure_extensions
+from wdc_orchestration.processes import process_alive
 from wdc_orchestration.settings import S3Settings, Settings, get_settings, is_postgres_catalog
 
 log = logging.getLogger(__name__)
@@ -81,19 +82,9 @@ def _remove_orphans(temp_root: Path) -> None:
     for folder in temp_root.iterdir():
         host, _, rest = folder.name.partition("-")
         pid = rest.partition("-")[0]
-        if host == _host() and pid.isdigit() and not _running(int(pid)):
+        if host == _host() and pid.isdigit() and not process_alive(int(pid)):
             log.info("removing the spill folder of ended process %s: %s", pid, folder)
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
 
 
 def _literal(value: str) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from wdc_orchestration.processes import process_alive
 from wdc_orchestration.quality.incidents import Incident
 
 if TYPE_CHECKING:
@@ -71,16 +72,6 @@ def check_message(evaluation: dg.AssetCheckEvaluation) -> str:
 PID_TAG, HOST_TAG = "wdc/pid", "wdc/host"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     """Mark failed the in-process runs of this machine whose `wdc` process is gone, and free the
     pool slots they held; their run ids."""
@@ -94,7 +85,7 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     for record in records:
         run = record.dagster_run
         pid = int(run.tags.get(PID_TAG, "0") or 0)
-        if not pid or pid == os.getpid() or _alive(pid):
+        if not pid or pid == os.getpid() or process_alive(pid):
             continue
         instance.report_run_failed(run, f"the wdc process that ran it (pid {pid}) died")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
