@@ -153,19 +153,21 @@ def verify_day(lake: LakeStorage, domain: str, entity: str, day: dt.date) -> Day
 def read_set(
     lake: LakeStorage, domain: str, entity: str, window: RunWindow | None = None
 ) -> list[str]:
-    """The files staging reads for `<domain>.<entity>`: those the manifests list, of every day
-    landed up to the window's end (snapshot entities need the latest day; facts filter to the
-    window in SQL). The window's own days are verified first; a day that no longer matches its
-    manifest raises RawReadSetError naming the file."""
+    """The files staging reads for `<domain>.<entity>`: those the manifests list, of the days of
+    the window (every landed day without one). Only the window: every model reads its window's
+    days and no other, snapshots included (a state product keeps its history in a model of its
+    own, dbt_project/macros/state_history.sql), so a run of a day reads the same files whatever
+    else has landed. Each day is verified first; a day that no longer matches its manifest
+    raises RawReadSetError naming the file."""
     days = landed_days(lake, domain, entity, until=window.max_date if window else None)
     if window is not None:
+        days = [landed for landed in days if landed.day >= window.min_date]
         for landed in days:
-            if window.min_date <= landed.day <= window.max_date:
-                state = verify_day(lake, domain, entity, landed.day)
-                if not state.ok:
-                    raise RawReadSetError(
-                        f"{domain}.{entity} {landed.day}: " + "; ".join(state.problems())
-                    )
+            state = verify_day(lake, domain, entity, landed.day)
+            if not state.ok:
+                raise RawReadSetError(
+                    f"{domain}.{entity} {landed.day}: " + "; ".join(state.problems())
+                )
     return [lake.url(key) for landed in days for key in landed.file_keys]
 
 

@@ -7,7 +7,8 @@ What ODCS has a field for lives in that field: columns under `schema[0].properti
 team under `team`, freshness/schedule/retention under `slaProperties`, the SQL and file ports
 under `servers`, the promised dbt tests as `quality` of the column (or of the schema, for a
 model-level test). What is the mesh's own lives in `customProperties`: the allowed consumers and
-the deprecation of the previous major (top level), the unit and the privacy treatment (column).
+the deprecation of the previous major and the time model (top level), the unit and the privacy
+treatment (column).
 
 Loading validates the shape (pydantic, unknown keys and unknown custom properties refused) and the
 invariants a reader relies on: the id is `<domain>.<name>`, the version is semantic, the file
@@ -315,6 +316,41 @@ class Deprecation(_Strict):
     until: dt.date
 
 
+# The columns of every state product's history (docs/time_model.md): the mesh's one convention, so
+# a consumer's as-of join reads the same on every dimension.
+VALID_FROM, VALID_TO, IS_CURRENT = "valid_from", "valid_to", "is_current"
+
+
+class TimeModel(_Strict):
+    """How a product moves in time, custom property `timeModel` (docs/time_model.md):
+
+    - `events`: every row belongs to one day, its `partitionColumn`; a run replaces the rows of
+      its days and no other (facts: orders, payments, shipments);
+    - `state`: the history of the state of each `key` as type-2 versions, `valid_from` (first
+      day), `valid_to` (first day it no longer held, exclusive; null while it holds) and
+      `is_current`: the state on day D is the row with valid_from <= D < valid_to. Computed from
+      every daily snapshot built, so a rerun, a late day or another order changes nothing else
+      (dimensions: customers, products)."""
+
+    kind: Literal["events", "state"]
+    partition_column: str | None = Field(default=None, alias="partitionColumn")
+    key: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> TimeModel:
+        if self.kind == "events" and (not self.partition_column or self.key):
+            raise ValueError("an events time model names its partitionColumn (and no key)")
+        if self.kind == "state" and (not self.key or self.partition_column):
+            raise ValueError("a state time model names its key columns (and no partitionColumn)")
+        return self
+
+    @property
+    def required_columns(self) -> list[str]:
+        if self.kind == "events":
+            return [str(self.partition_column)]
+        return [*(self.key or []), VALID_FROM, VALID_TO, IS_CURRENT]
+
+
 class ProductDescriptor(_Strict):
     api_version: Literal["v3.0.2"] = Field(alias="apiVersion")
     kind: Literal["DataContract"]
@@ -340,7 +376,7 @@ class ProductDescriptor(_Strict):
     @field_validator("custom_properties")
     @classmethod
     def _known(cls, value: list[CustomProperty]) -> list[CustomProperty]:
-        _check_custom(value, {"allowedConsumers", "deprecation"})
+        _check_custom(value, {"allowedConsumers", "deprecation", "timeModel"})
         consumers = _custom(value, "allowedConsumers")
         if consumers not in (None, TODO) and not (
             isinstance(consumers, list) and all(isinstance(c, str) for c in consumers)
@@ -349,6 +385,9 @@ class ProductDescriptor(_Strict):
         deprecation = _custom(value, "deprecation")
         if deprecation is not None:
             Deprecation.model_validate(deprecation)
+        time_model = _custom(value, "timeModel")
+        if time_model not in (None, TODO):
+            TimeModel.model_validate(time_model)
         return value
 
     @field_validator("sla_properties")
@@ -405,6 +444,12 @@ class ProductDescriptor(_Strict):
     def deprecation(self) -> Deprecation | None:
         value = _custom(self.custom_properties, "deprecation")
         return Deprecation.model_validate(value) if value is not None else None
+
+    @property
+    def time_model(self) -> TimeModel | None:
+        """How the product moves in time (None while missing or TODO)."""
+        value = _custom(self.custom_properties, "timeModel")
+        return TimeModel.model_validate(value) if value not in (None, TODO) else None
 
     @property
     def quality(self) -> list[QualityRule]:
@@ -528,6 +573,11 @@ def _check_invariants(descriptor: ProductDescriptor, domain_folder: str | None) 
         )
     if descriptor.deprecation and descriptor.deprecation.previous_major >= descriptor.major:
         problems.append("deprecation.previousMajor must be below the current major")
+    time_model = descriptor.time_model
+    if time_model is not None:
+        absent = [c for c in time_model.required_columns if c not in names]
+        if absent:
+            problems.append(f"the {time_model.kind} time model needs the column(s) {absent}")
     return problems
 
 

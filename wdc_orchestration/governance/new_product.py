@@ -173,7 +173,10 @@ def descriptor_document(
             {"property": "retention", "value": TODO},
         ],
         "servers": servers_for(domain, name, major),
-        "customProperties": [{"property": "allowedConsumers", "value": TODO}],
+        "customProperties": [
+            {"property": "allowedConsumers", "value": TODO},
+            {"property": "timeModel", "value": TODO},
+        ],
     }
 
 
@@ -185,6 +188,8 @@ def _header(domain: str, name: str, model: str) -> str:
         "#   - the classification of every column: public, internal, confidential, personal or\n"
         "#     sensitive (personal/sensitive columns must be pseudonymised or generalised);\n"
         "#   - allowedConsumers: the domains that may read the product ([] for none yet);\n"
+        "#   - timeModel: {kind: events, partitionColumn: <its day column>} for facts, or\n"
+        "#     {kind: state, key: [<key>]} for a type-2 history (docs/time_model.md);\n"
         "#   - slaProperties: latency (freshness, e.g. PT26H), frequency (a cron such as\n"
         "#     0 2 * * *, America/Sao_Paulo) and retention (e.g. P5Y).\n"
         "# Then `wdc contracts sync` writes the dbt YAML from it (docs/governance.md).\n"

@@ -1,5 +1,6 @@
-"""Documentation: every product and every column has a description; every product has an owner
-and a purpose (descriptor and dbt alike)."""
+"""Documentation: every product and every column has a description; every product has an owner,
+a purpose and a time model (how its rows relate to days: docs/time_model.md), descriptor and dbt
+alike."""
 
 from __future__ import annotations
 
@@ -44,6 +45,18 @@ def check_documentation(
                     "documentation.product_description_missing",
                     "the product has no description",
                     f"describe its grain and content in schema[0].description of {path}",
+                )
+            )
+        if d.time_model is None:
+            found.append(
+                Violation(
+                    d.id,
+                    "documentation.time_model_missing",
+                    "the product does not say how it moves in time",
+                    "set the custom property timeModel in "
+                    f"{path}: {{kind: events, partitionColumn: <day column>}} for facts, or "
+                    "{kind: state, key: [<key columns>]} for a type-2 history "
+                    "(docs/time_model.md)",
                 )
             )
         node = model_by_id(manifest, d.id) or {}

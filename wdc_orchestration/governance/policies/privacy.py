@@ -3,8 +3,9 @@
 Static (descriptor + dbt SQL): personal columns are pseudonymised or generalised, sensitive ones
 pseudonymised; a column named like a direct identifier (cpf, email, phone...) must be
 pseudonymised whatever its classification; a column declared pseudonymised is computed with the
-`pseudonymise()` macro. With data: pseudonymised columns hold only HMAC hex digests, and the
-scanner finds no CPF, CNPJ, e-mail or phone in any column."""
+`pseudonymise()` macro, in the model or in a model of its own domain it is built from. With data:
+pseudonymised columns hold only HMAC hex digests, and the scanner finds no CPF, CNPJ, e-mail or
+phone in any column."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from wdc_orchestration.governance.descriptor import Classification, Privacy, ProductDescriptor
-from wdc_orchestration.governance.manifest import model_by_id
+from wdc_orchestration.governance.manifest import model_by_id, node_domain
 from wdc_orchestration.governance.scanner import Finding
 from wdc_orchestration.governance.violations import Violation
 
@@ -26,13 +27,33 @@ IDENTIFIER_NAMES = re.compile(
 PSEUDONYMISE_FIX = "compute it as `{{ pseudonymise('<source column>') }} as <column>` in the model"
 
 
+def _own_lineage_sql(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> list[str]:
+    """The SQL of `node` and of every model of its own domain it is built from: a column may be
+    pseudonymised upstream inside the domain (a state product's kept history holds the pseudonym
+    already, dbt_project/macros/state_history.sql) and published unchanged."""
+    nodes = manifest.get("nodes", {})
+    domain = node_domain(node)
+    found, todo, seen = [], [node["unique_id"]], set()
+    while todo:
+        unique_id = todo.pop()
+        current = nodes.get(unique_id)
+        if unique_id in seen or current is None or current.get("resource_type") != "model":
+            continue
+        seen.add(unique_id)
+        if node_domain(current) != domain:
+            continue
+        found.append(current.get("raw_code", ""))
+        todo.extend(current.get("depends_on", {}).get("nodes", []))
+    return found
+
+
 def check_privacy(
     descriptors: Mapping[str, ProductDescriptor], manifest: Mapping[str, Any]
 ) -> list[Violation]:
     found: list[Violation] = []
     for d in descriptors.values():
         node = model_by_id(manifest, d.id)
-        sql = (node or {}).get("raw_code", "")
+        sql = "\n".join(_own_lineage_sql(manifest, node)) if node else ""
         for c in d.columns:
             where = f"column {c.name}"
             if c.classification == Classification.SENSITIVE and c.privacy != Privacy.PSEUDONYMISED:

@@ -1,7 +1,16 @@
--- Data product: one row per product, as in the latest catalog snapshot.
-with products as (
+-- Data product: the catalog with its history, a type-2 slowly changing dimension (one row per
+-- product per version: valid_from, valid_to, is_current), computed from every daily ERP snapshot
+-- built (macros/state_history.sql). A price, stock or category change makes a new version; the
+-- state on day D: valid_from <= D < valid_to (or valid_to null); the current catalog: is_current.
+with versions as (
 
-    select * from {{ ref('int_catalog__products_with_categories') }}
+    {{ scd2_versions(
+        state_history('int_catalog__daily_snapshots', 'snapshot_date'),
+        key='product_id',
+        date_column='snapshot_date',
+        tracked=['sku', 'product_name', 'category_id', 'category_name', 'department', 'brand',
+                 'current_price', 'stock_quantity', 'is_active', 'updated_at']
+    ) }}
 
 ),
 
@@ -15,12 +24,14 @@ final as (
         category_name,
         department,
         brand,
-        price                 as current_price,
+        current_price,
         stock_quantity,
         is_active,
-        partition_date        as snapshot_date,
-        updated_at
-    from products
+        updated_at,
+        valid_from,
+        valid_to,
+        is_current
+    from versions
 
 )
 

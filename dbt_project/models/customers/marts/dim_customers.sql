@@ -1,25 +1,36 @@
--- Data product: one row per customer from the latest snapshot. LGPD: name, CPF, e-mail, phone and
--- birth date never leave the private staging model; the age is published as a band only, and the
--- CRM id only as a pseudonym (HMAC-SHA256, the same in every domain so products still join).
-with customers as (
+-- Data product: the customer base with its history, a type-2 slowly changing dimension (one row
+-- per customer per version: valid_from, valid_to, is_current), computed from every daily CRM
+-- snapshot built (macros/state_history.sql). The state on day D: valid_from <= D < valid_to (or
+-- valid_to null); the current state: is_current. LGPD: name, CPF, e-mail, phone and birth date
+-- never leave the private staging model; the age is published as a band only (so it changes
+-- over time, which makes a new version), and the CRM id only as a pseudonym (HMAC-SHA256, the
+-- same in every domain so products still join).
+with versions as (
 
-    select * from {{ ref('int_customers__latest_snapshot') }}
+    {{ scd2_versions(
+        state_history('int_customers__daily_snapshots', 'snapshot_date'),
+        key='customer_id',
+        date_column='snapshot_date',
+        tracked=['signup_date', 'segment', 'city', 'uf', 'region', 'age_band', 'updated_at']
+    ) }}
 
 ),
 
 final as (
 
     select
-        {{ pseudonymise('customer_id') }}              as customer_id,
+        customer_id,
         signup_date,
         segment,
         city,
         uf,
-        {{ uf_to_region('uf') }}                       as region,
-        {{ age_band('birth_date', 'partition_date') }} as age_band,
-        partition_date                                 as snapshot_date,
-        updated_at
-    from customers
+        region,
+        age_band,
+        updated_at,
+        valid_from,
+        valid_to,
+        is_current
+    from versions
 
 )
 

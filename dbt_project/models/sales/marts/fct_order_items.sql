@@ -17,9 +17,10 @@ with order_items as (
 
 ),
 
+-- the catalog's history: a line joins the product's version of the order's day (as of)
 products as (
 
-    select product_id, category_name from {{ ref('dim_products') }}
+    select product_id, category_name, valid_from, valid_to from {{ ref('dim_products') }}
 
 ),
 
@@ -37,6 +38,7 @@ final as (
     from order_items
     left join products
         on order_items.product_id = products.product_id
+        and {{ as_of('products', 'order_items.partition_date') }}
 
 )
 

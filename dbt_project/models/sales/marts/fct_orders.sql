@@ -1,6 +1,6 @@
--- Data product: one row per order. Incremental by day: the run window (vars min_date/max_date)
--- selects the raw partitions to read, and delete+insert on order_date replaces those days in the
--- table, so rerunning a day never duplicates it.
+-- Data product: one row per order. Incremental by day: the run window (macros/window.sql) selects
+-- the raw partitions to read, and delete+insert on order_date replaces those days in the table,
+-- so rerunning a day never duplicates it.
 {{
     config(
         materialized='incremental',
@@ -24,11 +24,13 @@ item_totals as (
 
 ),
 
--- customers' data product; only the state is needed here. Its customer_id is pseudonymised
--- (LGPD), so the order's CRM id is pseudonymised the same way before the join and in the output.
+-- customers' data product, a history of versions: an order joins the version that held on its
+-- own day (as of order_date), never the latest one, so a rerun of an old day or a customer who
+-- moved since reads the same state. Its customer_id is pseudonymised (LGPD), so the order's CRM
+-- id is pseudonymised the same way before the join and in the output.
 customers as (
 
-    select customer_id, uf as customer_uf from {{ ref('dim_customers') }}
+    select customer_id, uf as customer_uf, valid_from, valid_to from {{ ref('dim_customers') }}
 
 ),
 
@@ -44,6 +46,7 @@ joined as (
         on orders.order_id = item_totals.order_id
     left join customers
         on {{ pseudonymise('orders.customer_id') }} = customers.customer_id
+        and {{ as_of('customers', 'orders.partition_date') }}
 
 ),
 

@@ -1,0 +1,142 @@
+{#- State products keep their history (docs/time_model.md).
+
+    A source system that exports its state (the CRM's customer base, the ERP's catalog) sends a
+    full snapshot every day. Each domain keeps those snapshots, reduced to the product's columns,
+    in a private incremental model partitioned by its snapshot date (`int_<domain>__daily_<x>`):
+    a run replaces exactly the days of its window, like any fact. The product is then a type-2
+    slowly changing dimension computed from ALL the kept days, so it is a pure function of the set
+    of days built, whatever order they were built in: rerunning an old day replaces that day's
+    snapshot and changes nothing else, a late day fills its gap, and nothing rewinds.
+
+    `state_history(model, date_column)`: every kept snapshot row. In a run that builds `model`
+    (under write-audit-publish its rows of the window are in the audit schema, ref.sql), the
+    window's rows come from the audit relation and every other day from the published one; in a
+    run that does not build it, the published relation as it is. -#}
+{% macro state_history(model_name, date_column) -%}
+    {%- set relation = ref(model_name) -%}
+    {%- if execute and relation.schema.endswith(audit_suffix()) -%}
+        {%- set public_schema = relation.schema[:relation.schema | length - audit_suffix() | length] -%}
+        {%- set published = adapter.get_relation(
+                database=relation.database, schema=public_schema, identifier=relation.identifier) -%}
+        (
+            select * from {{ relation }}
+            {%- if published is not none %}
+            union all by name
+            select * from {{ published }}
+            where not ({{ in_run_window(date_column) }})
+            {%- endif %}
+        )
+    {%- else -%}
+        {{ relation }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- `scd2_versions(history, key, date_column, tracked)`: the type-2 versions of `history` (one row
+    per `key` per daily snapshot), as (key, tracked..., valid_from, valid_to, is_current).
+
+    A version is a run of consecutive snapshot days (consecutive among the days kept, so a day
+    that never landed does not split a version) on which the key was present with the same
+    values of every `tracked` column (nulls compare equal).
+    - valid_from: its first snapshot day;
+    - valid_to: the first snapshot day it no longer holds (the values changed, or the key was
+      absent from that snapshot), exclusive; null while it still holds in the latest snapshot;
+    - is_current: valid_to is null.
+    The state of a key on day D is the version with valid_from <= D < coalesce(valid_to, +inf):
+    `as_of_join` writes that predicate. -#}
+{% macro scd2_versions(history, key, date_column, tracked) -%}
+    with snapshot_rows as (
+
+        select * from {{ history }}
+
+    ),
+
+    snapshot_days as (
+
+        select
+            snapshot_day,
+            row_number() over (order by snapshot_day) as day_number
+        from (select distinct {{ date_column }} as snapshot_day from snapshot_rows)
+
+    ),
+
+    observed as (
+
+        select
+            snapshot_rows.*,
+            snapshot_days.day_number,
+            struct_pack(
+                {%- for column in tracked %}
+                {{ column }} := snapshot_rows.{{ column }}{{ "," if not loop.last }}
+                {%- endfor %}
+            ) as tracked_state
+        from snapshot_rows
+        inner join snapshot_days
+            on snapshot_rows.{{ date_column }} = snapshot_days.snapshot_day
+
+    ),
+
+    flagged as (
+
+        select
+            *,
+            -- a version starts where the key was absent the snapshot before, or had other values
+            case
+                when lag(day_number) over by_key = day_number - 1
+                    and lag(tracked_state) over by_key is not distinct from tracked_state
+                then 0
+                else 1
+            end as starts_version
+        from observed
+        window by_key as (partition by {{ key }} order by day_number)
+
+    ),
+
+    numbered as (
+
+        select
+            *,
+            sum(starts_version) over (
+                partition by {{ key }} order by day_number
+                rows between unbounded preceding and current row
+            ) as version_number
+        from flagged
+
+    ),
+
+    versions as (
+
+        select
+            {{ key }},
+            version_number,
+            {%- for column in tracked %}
+            -- equal on every day of the version by construction
+            any_value({{ column }}) as {{ column }},
+            {%- endfor %}
+            min({{ date_column }})     as valid_from,
+            max(day_number)            as last_day_number
+        from numbered
+        group by {{ key }}, version_number
+
+    )
+
+    select
+        versions.{{ key }},
+        {%- for column in tracked %}
+        versions.{{ column }},
+        {%- endfor %}
+        versions.valid_from,
+        next_day.snapshot_day                  as valid_to,
+        next_day.snapshot_day is null          as is_current
+    from versions
+    left join snapshot_days as next_day
+        on next_day.day_number = versions.last_day_number + 1
+{%- endmacro %}
+
+
+{#- The version of a type-2 dimension `dimension` that held on `day`: the as-of join predicate a
+    fact uses to join the state that was true on its own day (not the latest one). -#}
+{% macro as_of(dimension, day) -%}
+    {{ day }} >= {{ dimension }}.valid_from
+    and ({{ dimension }}.valid_to is null or {{ day }} < {{ dimension }}.valid_to)
+{%- endmacro %}
