@@ -96,6 +96,9 @@ def materialize(args: argparse.Namespace) -> int:
             results.append(_run_day(job, instance, day, run_config, progress, number, len(days)))
             # A failed day is quarantined and published nothing (write-audit-publish): the next
             # day does not build on it, so go on; `wdc quarantine retry` rebuilds it later.
+    # What these days published may be later than what other domains read of the same days
+    # (a late day, a rerun of an old one): those days are rebuilt, downstream included.
+    results += _rebuild_stale_consumers(args, instance, days)
     print_summary(stdout_console(), results, _pointers())
     failed = [r.day.isoformat() for r in results if not r.ok]
     if failed:
@@ -142,6 +145,47 @@ def _run_day(
     result = day_result(day, outcome.result, outcome.seconds, len(outcome.incidents))
     progress.finish_day(result.ok)
     return result
+
+
+def _rebuild_stale_consumers(
+    args: argparse.Namespace, instance: dg.DagsterInstance, days: list[dt.date]
+) -> list[DayResult]:
+    """Rebuild the other domains' days that read a product of these days before it was
+    published as it is now (quality/late_upstream.py), one level of consumers after the other."""
+    import dataclasses
+
+    from wdc_orchestration.console.progress import day_progress
+    from wdc_orchestration.dbt import load_manifest
+    from wdc_orchestration.mesh import MESH_JOB, domain_modules, mesh_definitions
+    from wdc_orchestration.quality.late_upstream import stale_days
+
+    domains = list(domain_modules())
+    results: list[DayResult] = []
+    for _level in domains:  # a chain of consumers is at most as long as the mesh
+        stale = stale_days(instance, load_manifest(), domains, [d.isoformat() for d in days])
+        if not stale:
+            break
+        by_day: dict[str, list[str]] = {}
+        for item in stale:
+            log.warning("rebuilding %s %s: %s", item.consumer, item.day, item.reason)
+            by_day.setdefault(item.day, []).append(item.consumer)
+        with day_progress(len(by_day)) as progress:
+            for number, (day, consumers) in enumerate(sorted(by_day.items()), start=1):
+                chosen = [d for d in domains if d in consumers]
+                defs = mesh_definitions(chosen, scale_factor=args.scale_factor, seed=args.seed)
+                job = defs.resolve_job_def(MESH_JOB)
+                run_config = _run_config(job, args.log_level, [])
+                result = _run_day(
+                    job,
+                    instance,
+                    dt.date.fromisoformat(day),
+                    run_config,
+                    progress,
+                    number,
+                    len(by_day),
+                )
+                results.append(dataclasses.replace(result, rebuilt=tuple(chosen)))
+    return results
 
 
 def _pointers() -> Pointers:

@@ -4,6 +4,9 @@ platform builds its raw assets, its dbt assets, its jobs and schedule, as one co
 import os
 
 import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,  # what define_asset_job returns; dagster exports no alias
+)
 from dagster_dbt.asset_utils import (
     DAGSTER_DBT_EXCLUDE_METADATA_KEY,
     DAGSTER_DBT_SELECT_METADATA_KEY,
@@ -19,6 +22,7 @@ from wdc_orchestration.faults import retry_transient
 from wdc_orchestration.generation.day_cache import release_day_caches
 from wdc_orchestration.logs import configure_logging
 from wdc_orchestration.partitions import MESH_TIMEZONE, daily_partitions
+from wdc_orchestration.quality.late_upstream import build_late_upstream_sensor
 from wdc_orchestration.raw import build_raw_asset
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
@@ -81,6 +85,7 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
     )
     gates = audit_gates(spec)
     sources = [(spec.name, entity.name) for entity in spec.raw_entities]
+    pool = lakehouse_pool(spec.name)
 
     @dg.multi_asset(
         name=f"{spec.name}_dbt_models",
@@ -91,7 +96,7 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
         op_tags={DAGSTER_DBT_SELECT_METADATA_KEY: select, DAGSTER_DBT_EXCLUDE_METADATA_KEY: ""},
         # A backfill of N days is one dbt invocation over the whole window, not N.
         backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=lakehouse_pool(spec.name),
+        pool=pool,
         allow_arbitrary_check_specs=True,
     )
     def _dbt(
@@ -115,7 +120,14 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
         # An outage of the lake or the catalog retries the whole step (faults.py): dbt rebuilds
         # the audit schema from scratch, and nothing was published unless the one publishing
         # transaction committed, which a retry repeats with the same rows (delete, insert).
-        with retry_transient(context, f"dbt step of {spec.name}"):
+        # The pool's writer lock is held from the build to the publication's commit, whatever
+        # instance runs the step (catalog_lock.py): a pool's limit is instance configuration.
+        with (
+            retry_transient(context, f"dbt step of {spec.name}"),
+            lakehouse.writer(pool, context.log.info) as waited,
+        ):
+            if waited >= 1:
+                context.log.info(f"waited {waited:.0f}s for the writer lock of pool {pool}")
             with run_window_environment(window, sources):
                 run = dbt.run_for_assets(
                     ["build", "--full-refresh", "--exclude", f"source:{spec.name}_raw"],
@@ -161,6 +173,13 @@ def domain_selection(*domains: str) -> dg.AssetSelection:
     return dg.AssetSelection.groups(*domains) | dg.AssetSelection.checks(*keys)
 
 
+def late_upstream_sensors(
+    spec: DomainSpec, job: UnresolvedAssetJobDefinition
+) -> list[dg.SensorDefinition]:
+    sensor = build_late_upstream_sensor(spec.name, load_manifest(), job)
+    return [sensor] if sensor is not None else []
+
+
 def daily_executor() -> dg.ExecutorDefinition:
     """The executor of the daily jobs: in-process (measured: docs/benchmarks.md);
     `WDC_DAILY_EXECUTOR=multiprocess` restores Dagster's default, for comparison."""
@@ -194,8 +213,12 @@ def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
         dg.Definitions(
             jobs=[daily_job],
             schedules=[nightly],
-            # Launches the daily job on one raw asset when its export arrives (S3 lake only).
-            sensors=arrival_sensors(spec, daily_job),
+            sensors=[
+                # Launches the daily job on one raw asset when its export arrives (S3 lake only).
+                *arrival_sensors(spec, daily_job),
+                # Rebuilds a day whose upstream products were published after it read them.
+                *late_upstream_sensors(spec, daily_job),
+            ],
             resources=build_resources(),
         ),
     )

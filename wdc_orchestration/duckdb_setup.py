@@ -7,9 +7,9 @@ the raw gate all go through `configure_duckdb`, with the settings `settings.py` 
   SSL and credentials (`AWS_*` as given, else the AWS credential chain). A secret lives in the
   database instance's memory: every cursor of the connection uses it, and it never appears in
   dbt's compiled SQL, its manifest or a log; and more patient HTTP retries than DuckDB's own;
-- a DuckLake catalog to attach: the extension of its database (sqlite_scanner, postgres_scanner);
-  for PostgreSQL also DuckLake's commit retries raised (`ducklake_max_retry_count`), since
-  concurrent writers then race for each snapshot.
+- a DuckLake catalog to attach: the extension of its database (sqlite_scanner, postgres_scanner)
+  and DuckLake's commit retries raised (`ducklake_max_retry_count`), since concurrent writers of
+  different pools race for each snapshot.
 
 Extensions come from the project-local directory (duckdb_extensions.py), never downloaded."""
 
@@ -139,10 +139,12 @@ def configure_duckdb(
     if catalog is None:
         return
     conn.execute("LOAD ducklake")
+    # A global setting: the cursors dbt-duckdb makes from this connection retry too. On either
+    # catalog: the writers of one pool take turns (catalog_lock.py), but readers and writers of
+    # other pools still commit beside them.
+    conn.execute(f"SET GLOBAL ducklake_max_retry_count = {DUCKLAKE_MAX_RETRY_COUNT}")
     if is_postgres_catalog(catalog):
         conn.execute("LOAD postgres_scanner")
-        # A global setting: the cursors dbt-duckdb makes from this connection retry too.
-        conn.execute(f"SET GLOBAL ducklake_max_retry_count = {DUCKLAKE_MAX_RETRY_COUNT}")
     elif catalog.startswith("sqlite:") or ":" not in catalog:
         conn.execute("LOAD sqlite_scanner")
 

@@ -75,6 +75,11 @@ TRANSIENT_MESSAGES: tuple[str, ...] = (
     # DuckLake's commit when PostgreSQL went away under it: even the ROLLBACK fails (libpq's own
     # message is empty then)
     'failed to execute query "rollback"',
+    # Another writer's commit won the race for the catalog, past DuckLake's own retries (another
+    # process writing the catalog outside the platform's writer lock, catalog_lock.py): the
+    # step's work is repeatable, so it runs again
+    "failed to commit ducklake transaction",
+    "database is locked",
 )
 
 # S3 error codes worth another attempt (the rest, NoSuchBucket and the like, are settings).

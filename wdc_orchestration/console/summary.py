@@ -30,6 +30,8 @@ class DayResult:
     checks_failed: int
     failed_steps: tuple[str, ...] = ()
     incidents: int = 0
+    # the domains of a day rebuilt because a product they read was published since (late data)
+    rebuilt: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -89,7 +91,7 @@ def summary_table(results: Sequence[DayResult]) -> Table:
     table.add_column("run", no_wrap=True)
     for r in results:
         table.add_row(
-            r.day.isoformat(),
+            r.day.isoformat() + (f" rebuilt: {', '.join(r.rebuilt)}" if r.rebuilt else ""),
             "ok" if r.ok else "FAILED",
             str(r.assets),
             f"{r.rows:,}",

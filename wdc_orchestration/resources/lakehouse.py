@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from wdc_orchestration.catalog_lock import catalog_writer
 from wdc_orchestration.duckdb_extensions import ensure_extensions
 from wdc_orchestration.duckdb_setup import configure_duckdb, connection_config
 from wdc_orchestration.settings import S3Settings, Settings, is_s3
@@ -30,6 +31,11 @@ class DuckLakeResource(DuckDBResource):
     # The lake root, for readers of raw files through this connection (s3:// needs the secret).
     lake_url: str = ""
     read_only: bool = False
+
+    def writer(self, pool: str, report: Callable[[str], None]) -> AbstractContextManager[float]:
+        """The catalog's writer lock of `pool`, held by a step from its build to its publication
+        (catalog_lock.py: why the code enforces what an instance's pool limit may not)."""
+        return catalog_writer(self.ducklake_catalog, pool, report)
 
     def _s3(self) -> S3Settings | None:
         return S3Settings.from_env() if is_s3(self.data_path) or is_s3(self.lake_url) else None
