@@ -54,12 +54,12 @@ def test_source_tests_count_the_days_of_the_window(runner: DbtRunner) -> None:
 def test_ephemeral_parents_are_injected_on_every_invocation(runner: DbtRunner) -> None:
     """dbt compiles into the shared manifest; without a reset the second compile of a model
     referencing an ephemeral model loses the CTE ("__dbt__cte__... does not exist")."""
-    cte = "__dbt__cte__int_catalog__products_with_categories as ("
+    cte = "__dbt__cte__int_sales__order_item_totals as ("
     for _ in range(2):
         with run_window_environment(_window(DAY_2)):
-            run = runner.run(["compile", "--select", "dim_products"])
+            run = runner.run(["compile", "--select", "fct_orders"])
         assert run.success, run.errors
-        model = run.result_by_unique_id()["model.wdc.dim_products"]
+        model = run.result_by_unique_id()["model.wdc.fct_orders"]
         assert cte in model.node.compiled_code
 
 

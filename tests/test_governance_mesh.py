@@ -230,7 +230,7 @@ def test_wdc_policy_check_and_catalog_on_the_materialised_mesh(
     classification = {c["name"]: (c["classification"], c["privacy"]) for c in orders["columns"]}
     assert classification["customer_id"] == ("personal", "pseudonymised")
     assert main(["catalog", "--format", "markdown"]) == 0
-    assert "| `customers.dim_customers` | 1.0.0 | active | crm@wdc.example |" in (
+    assert "| `customers.dim_customers` | 2.0.0 | active | crm@wdc.example |" in (
         capsys.readouterr().out
     )
 

@@ -106,6 +106,7 @@ def test_a_private_model_becomes_a_product_whose_todos_the_policy_check_names(
     assert [line.split(": ")[:2] for line in lines] == [
         ["catalog.dim_categories", "compliance.classification_missing"],
         ["catalog.dim_categories", "compliance.sla_missing"],
+        ["catalog.dim_categories", "documentation.time_model_missing"],
         ["catalog.dim_categories", "security.consumers_undecided"],
     ]
     assert (
@@ -113,13 +114,18 @@ def test_a_private_model_becomes_a_product_whose_todos_the_policy_check_names(
         in (lines[0])
     )
     assert all(word in lines[1] for word in ("no latency (freshness", "frequency", "retention"))
-    assert "allowed consumers are not decided" in lines[2]
+    assert "does not say how it moves in time" in lines[2]
+    assert "allowed consumers are not decided" in lines[3]
 
     # the owner decides, syncs the dbt YAML, and every policy passes
     data = yaml.safe_load(text)
     for column in data["schema"][0]["properties"]:
         column["classification"] = "internal"
-    data["customProperties"] = [{"property": "allowedConsumers", "value": ["sales"]}]
+    data["customProperties"] = [
+        {"property": "allowedConsumers", "value": ["sales"]},
+        # one row per category per daily snapshot: the day is the partition
+        {"property": "timeModel", "value": {"kind": "events", "partitionColumn": "partition_date"}},
+    ]
     data["slaProperties"] = [
         {"property": "latency", "value": "PT26H"},
         {"property": "frequency", "value": "0 2 * * *"},

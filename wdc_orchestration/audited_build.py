@@ -16,6 +16,7 @@ from typing import Any
 
 import dagster as dg
 
+from wdc_orchestration.day_fingerprints import FINGERPRINTS_METADATA, day_fingerprints
 from wdc_orchestration.dbt_runner import DbtRun, translated_events
 from wdc_orchestration.domain_spec import AuditContext, AuditGate
 from wdc_orchestration.faults import retry_requested, transient_line
@@ -133,6 +134,13 @@ def write_audit_publish(
         )
         published = time.perf_counter()
         described = {t.name: describe_table(conn, domain, t.name) for t in tables}
+        for table in tables:
+            # what a consumer of each day reads now (its rebuild depends on a change of it)
+            columns = [c.name for c in described[table.name]["dagster/column_schema"].columns]
+            relation = f'lakehouse."{domain}"."{table.name}"'
+            described[table.name][FINGERPRINTS_METADATA] = dg.MetadataValue.json(
+                day_fingerprints(conn, relation, columns, window, table.date_column)
+            )
     # one line the benchmarks read back from the run's event log (bench/orchestration.py)
     context.log.info(
         f"{WAP_LOG_PREFIX} {domain} {window}: dbt {run.seconds:.2f}s, audit gates "

@@ -115,6 +115,9 @@ class DagsterDev:
     port: int = field(default_factory=free_port)
     log_file: Path | None = None
     process: subprocess.Popen | None = None
+    # False: an instance with Dagster's defaults (no dagster.yaml: no pool limits, as the
+    # throw-away instance of a plain `dagster dev -w workspace.yaml`), instead of wdc's
+    platform_instance: bool = True
 
     @property
     def url(self) -> str:
@@ -125,7 +128,10 @@ class DagsterDev:
 
         environment = {**os.environ, **self.env, "DAGSTER_HOME": str(self.home)}
         os.environ["DAGSTER_HOME"] = str(self.home)  # dagster_home() writes the instance yaml
-        dagster_home()
+        if self.platform_instance:
+            dagster_home()
+        else:
+            self.home.mkdir(parents=True, exist_ok=True)
         self.log_file = self.log_file or self.home / "dagster-dev.log"
         self.process = spawn(
             [dagster_executable(), "dev", "-w", str(self.workspace), "-p", str(self.port)]

@@ -11,10 +11,12 @@
     `state_history(model, date_column)`: every kept snapshot row. In a run that builds `model`
     (under write-audit-publish its rows of the window are in the audit schema, ref.sql), the
     window's rows come from the audit relation and every other day from the published one; in a
-    run that does not build it, the published relation as it is. -#}
+    run that does not build it, the published relation as it is. A compile without
+    introspection (`--no-introspect`: the portal's column lineage) cannot ask whether the
+    published relation exists yet, and reads the audit one alone (same columns). -#}
 {% macro state_history(model_name, date_column) -%}
     {%- set relation = ref(model_name) -%}
-    {%- if execute and relation.schema.endswith(audit_suffix()) -%}
+    {%- if execute and flags.INTROSPECT and relation.schema.endswith(audit_suffix()) -%}
         {%- set public_schema = relation.schema[:relation.schema | length - audit_suffix() | length] -%}
         {%- set published = adapter.get_relation(
                 database=relation.database, schema=public_schema, identifier=relation.identifier) -%}

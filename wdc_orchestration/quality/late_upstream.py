@@ -33,11 +33,12 @@ from enum import StrEnum
 from typing import Any
 
 import dagster as dg
-from dagster import DagsterEventType
+from dagster import DagsterEventType, EventLogRecord
 from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,  # what define_asset_job returns; dagster exports no alias
 )
 
+from wdc_orchestration.day_fingerprints import FINGERPRINTS_METADATA
 from wdc_orchestration.dbt import domain_of, translator
 from wdc_orchestration.governance.manifest import raw_entities
 from wdc_orchestration.quality.raw_gate import UPSTREAM_MISSING
@@ -161,10 +162,33 @@ def reads_of(manifest: Mapping[str, Any], consumer: str) -> list[Reads]:
     return found
 
 
-def judge(instance: dg.DagsterInstance, reads: Reads, day: str, published_at: float) -> Judgement:
-    """Whether `reads.consumer`'s day `day` read `reads.product`'s publication of it made at
-    `published_at`. See the module's docstring."""
+def fingerprint(record: EventLogRecord, day: str) -> str | None:
+    """What a publication holds of `day` for its consumers (day_fingerprints.py), or None."""
+    materialization = record.asset_materialization
+    value = materialization.metadata.get(FINGERPRINTS_METADATA) if materialization else None
+    data = getattr(value, "data", None)
+    return data.get(day) if isinstance(data, dict) else None
+
+
+def _unchanged_since(
+    instance: dg.DagsterInstance, product: dg.AssetKey, day: str, read_at: float, latest: str
+) -> bool:
+    """Whether the publication of `day` a step that started at `read_at` read holds the same
+    rows for that day as the latest one (fingerprint `latest`)."""
+    read = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=product, asset_partitions=[day], before_timestamp=read_at),
+        limit=1,
+    ).records
+    return bool(read) and fingerprint(read[0], day) == latest
+
+
+def judge(
+    instance: dg.DagsterInstance, reads: Reads, day: str, publication: EventLogRecord
+) -> Judgement:
+    """Whether `reads.consumer`'s day `day` read `reads.product`'s `publication` of it (its
+    materialization record). See the module's docstring."""
     consumer, product, reader, steps = reads.consumer, reads.product, reads.reader, reads.steps
+    published_at = publication.timestamp
     planned = instance.fetch_planned_materializations(
         dg.AssetRecordsFilter(asset_key=reader, asset_partitions=[day]), limit=1
     ).records
@@ -180,6 +204,11 @@ def judge(instance: dg.DagsterInstance, reads: Reads, day: str, published_at: fl
     if run.status == dg.DagsterRunStatus.SUCCESS and started is not None:
         if started >= published_at:
             return Judgement(Verdict.FRESH, f"{consumer} built {day} after {label} was published")
+        latest = fingerprint(publication, day)
+        if latest is not None and _unchanged_since(instance, product, day, started, latest):
+            return Judgement(
+                Verdict.FRESH, f"{label} was published again with the same rows of {day}"
+            )
         return Judgement(
             Verdict.STALE,
             f"{consumer} built {day} (run {run.run_id}) before {label} published it again",
@@ -254,7 +283,7 @@ def stale_days(
                 ).records
                 if not latest:
                     continue
-                verdict = judge(instance, reads, day, latest[0].timestamp)
+                verdict = judge(instance, reads, day, latest[0])
                 if verdict.verdict == Verdict.STALE:
                     found[(consumer, day)] = StaleDay(consumer, day, reads.product, verdict.reason)
     return list(found.values())
@@ -298,7 +327,7 @@ def build_late_upstream_sensor(
             for record in records:
                 day = record.partition_key
                 if day is not None:
-                    verdict = judge(context.instance, reads, day, record.timestamp)
+                    verdict = judge(context.instance, reads, day, record)
                     if verdict.verdict == Verdict.BUSY:
                         break  # judged again once that run ends
                     if verdict.verdict == Verdict.STALE and day not in requested:

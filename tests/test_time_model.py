@@ -1,0 +1,284 @@
+"""The mesh in time (docs/time_model.md): whatever order days are built in — in order, reversed,
+with gaps filled later, old days rerun, days overlapping in separate processes, a domain's day
+arriving late — the products equal, port by port and row by row, one serial run of the same days.
+
+Every case runs for real on a lake of its own at SF 0.01 (`wdc materialize` processes, dbt,
+DuckLake), and is compared with the module's serial reference: one `wdc materialize` of the
+three days in order."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from tests.mesh_compare import Lake, assert_same_products, attached
+from wdc_orchestration.settings import environment
+
+DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
+DOMAINS = ["customers", "catalog", "sales", "finance", "logistics"]
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """The reference: the three days in order, one process."""
+    lake = Lake(tmp_path_factory.mktemp("serial"))
+    child = lake.start("materialize", "--start", DAYS[0], "--end", DAYS[-1], log_name="serial")
+    assert child.wait(timeout=1800) == 0, lake.output()
+    return lake
+
+
+def _copy(source: Lake, target: Path) -> Lake:
+    """`source`'s lake, catalog and instance under `target` (DuckLake told where its data went)."""
+    for part in ("lake", "catalog", "dagster_home"):
+        shutil.copytree(source.root / part, target / part)
+    with sqlite3.connect(target / "catalog" / "wdc.sqlite") as catalog:
+        catalog.execute(
+            "update ducklake_metadata set value = ? where key = 'data_path'",
+            (str(target / "lake" / "lakehouse") + "/",),
+        )
+    return Lake(target)
+
+
+# --- what a state product is -------------------------------------------------------------------
+
+
+def test_a_state_product_is_a_history_of_versions_with_one_current_per_key(serial: Lake) -> None:
+    with attached(mesh=serial) as con:
+        for product, key in (
+            ("customers.dim_customers", "customer_id"),
+            ("catalog.dim_products", "product_id"),
+        ):
+            versions, keys, current, closed = con.execute(
+                f"select count(*), count(distinct {key}), count(*) filter (where is_current), "
+                f"count(*) filter (where valid_to is not null) from mesh.{product}"
+            ).fetchone()
+            assert current == keys > 0, product
+            assert versions == keys + closed, product  # every closed version has a successor
+        # prices change from day to day: the catalogue's history has versions of earlier days
+        (older,) = con.execute(
+            "select count(*) from mesh.catalog.dim_products where valid_to is not null"
+        ).fetchone()
+        assert older > 0
+
+
+def test_an_order_line_joins_the_price_of_its_own_day_not_the_current_one(serial: Lake) -> None:
+    """The OMS charges the catalogue's price of the day: the as-of version of the product has it
+    for every line, and the current version does not for the lines of older days."""
+    with attached(mesh=serial) as con:
+        lines, as_of_mismatch, current_mismatch = con.execute(
+            """
+            select
+                count(*),
+                count(*) filter (where as_of.current_price is distinct from i.unit_price),
+                count(*) filter (where now.current_price is distinct from i.unit_price)
+            from mesh.sales.fct_order_items as i
+            left join mesh.catalog.dim_products as as_of
+                on as_of.product_id = i.product_id
+                and i.order_date >= as_of.valid_from
+                and (as_of.valid_to is null or i.order_date < as_of.valid_to)
+            left join mesh.catalog.dim_products as now
+                on now.product_id = i.product_id and now.is_current
+            """
+        ).fetchone()
+    assert lines > 0
+    assert as_of_mismatch == 0
+    assert current_mismatch > 0
+
+
+# --- reruns and overlaps ------------------------------------------------------------------------
+
+
+def test_rerunning_an_old_day_after_newer_ones_changes_no_product(
+    serial: Lake, tmp_path: Path
+) -> None:
+    lake = _copy(serial, tmp_path / "rerun")
+    assert lake.materialize_at_once(DAYS[0]) == [0], lake.output()
+    assert_same_products(lake, serial)
+
+
+def test_three_days_overlapping_on_a_new_lake_equal_the_serial_run(
+    serial: Lake, tmp_path: Path
+) -> None:
+    lake = Lake(tmp_path / "overlap")
+    assert lake.materialize_at_once(*DAYS) == [0, 0, 0], lake.output()
+    assert_same_products(lake, serial)
+
+
+def plan(seed: int) -> list[list[str]]:
+    """A random order of the days as steps of days run at once (separate processes): the days
+    shuffled, some neighbours overlapping, and one day run again later (overlapping another day
+    or alone). Every plan has at least one overlap and one rerun."""
+    rng = random.Random(seed)
+    days = list(DAYS)
+    rng.shuffle(days)
+    steps: list[list[str]] = []
+    while days:
+        size = min(len(days), rng.choice([1, 2]))
+        steps.append(days[:size])
+        days = days[size:]
+    if all(len(step) == 1 for step in steps):
+        steps = [steps[0] + steps[1], *steps[2:]]
+    rerun = rng.choice(DAYS)
+    first = next(i for i, step in enumerate(steps) if rerun in step)
+    at = rng.randint(first + 1, len(steps))
+    if at < len(steps) and rerun not in steps[at] and rng.random() < 0.5:
+        steps[at] = [*steps[at], rerun]
+    else:
+        steps.insert(at, [rerun])
+    return steps
+
+
+def test_every_plan_has_an_overlap_a_rerun_and_every_day() -> None:
+    for seed in range(50):
+        steps = plan(seed)
+        runs = [day for step in steps for day in step]
+        assert set(runs) == set(DAYS) and len(runs) == len(DAYS) + 1, steps
+        assert any(len(step) > 1 for step in steps), steps
+        assert all(len(set(step)) == len(step) for step in steps), steps
+
+
+@pytest.mark.parametrize("seed", [7, 2026])
+def test_a_random_order_with_reruns_and_overlaps_equals_the_serial_run(
+    serial: Lake, tmp_path: Path, seed: int
+) -> None:
+    steps = plan(seed)
+    lake = Lake(tmp_path / f"plan-{seed}")
+    for step in steps:
+        assert lake.materialize_at_once(*step) == [0] * len(step), (steps, lake.output())
+    assert_same_products(lake, serial)
+
+
+# --- late data ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def late_customers_day(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """Days 1 and 2 of the whole mesh; day 3 of every domain but customers (its CRM export is
+    late: sales, finance and logistics cannot build day 3); then day 3 of customers alone."""
+    lake = Lake(tmp_path_factory.mktemp("late"))
+    assert lake.materialize_at_once(DAYS[0]) == [0], lake.output()
+    assert lake.materialize_at_once(DAYS[1]) == [0], lake.output()
+    others = ",".join(d for d in DOMAINS if d != "customers")
+    assert lake.materialize_at_once(DAYS[2], extra=["--domains", others]) == [1], lake.output()
+    return lake
+
+
+def test_without_its_customers_day_sales_publishes_nothing_of_it(late_customers_day: Lake) -> None:
+    with attached(mesh=late_customers_day) as con:
+        published = dict(
+            con.execute(
+                "select order_date::varchar, count(*) from mesh.sales.fct_orders group by 1"
+            ).fetchall()
+        )
+    assert set(published) == set(DAYS[:2])
+
+
+def test_the_late_day_rebuilds_its_consumers_downstream_and_the_mesh_equals_serial(
+    late_customers_day: Lake, serial: Lake, tmp_path: Path
+) -> None:
+    lake = _copy(late_customers_day, tmp_path / "late")
+    child = lake.start("materialize", "--start", DAYS[2], "--domains", "customers")
+    assert child.wait(timeout=1800) == 0, lake.output()
+    output = lake.output()
+    assert "rebuilding sales 2026-11-03" in output
+    assert "rebuilding finance 2026-11-03" in output and "rebuilding logistics 2026-11-03" in output
+    assert_same_products(lake, serial)
+
+
+def test_the_late_upstream_sensor_requests_the_consumers_day_once_its_producer_published(
+    late_customers_day: Lake, tmp_path: Path
+) -> None:
+    """The daemon's path: customers' day 3 published by a run of its own; sales' sensor then
+    requests sales' daily job for day 3; finance's waits until sales published it."""
+    from wdc_orchestration.mesh import load_domain_specs
+
+    lake = _copy(late_customers_day, tmp_path / "sensor")
+    with environment(lake.env()):
+        from wdc_orchestration.domain import build_domain_definitions
+
+        specs = {spec.name: spec for spec in load_domain_specs()}
+        defs = {
+            name: build_domain_definitions(specs[name])
+            for name in ("customers", "sales", "finance")
+        }
+        instance = dg.DagsterInstance.get()
+        sales_sensor = defs["sales"].get_sensor_def("sales_late_upstream")
+        finance_sensor = defs["finance"].get_sensor_def("finance_late_upstream")
+
+        def requests(sensor: dg.SensorDefinition, cursor: str | None) -> tuple[list, str | None]:
+            result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+            return list(result.run_requests or []), result.cursor
+
+        sales_requests, sales_cursor = requests(sales_sensor, None)
+        assert sales_requests == []  # every publication so far was read, or is still missing
+        finance_requests, finance_cursor = requests(finance_sensor, None)
+        assert finance_requests == []
+
+        customers = defs["customers"].resolve_job_def("customers_daily")
+        assert customers.execute_in_process(partition_key=DAYS[2], instance=instance).success
+        sales_requests, sales_cursor = requests(sales_sensor, sales_cursor)
+        assert [(r.job_name, r.partition_key) for r in sales_requests] == [(None, DAYS[2])]
+        assert requests(finance_sensor, finance_cursor)[0] == []
+
+        sales = defs["sales"].resolve_job_def("sales_daily")
+        assert sales.execute_in_process(partition_key=DAYS[2], instance=instance).success
+        assert requests(sales_sensor, sales_cursor)[0] == []  # handled: not requested twice
+        finance_requests, _ = requests(finance_sensor, finance_cursor)
+        assert [r.partition_key for r in finance_requests] == [DAYS[2]]
+
+
+# --- the throw-away `dagster dev` of the README, five daily jobs at once ------------------------
+
+
+def _dbt_steps(instance: dg.DagsterInstance, run_ids: list[str]) -> list[tuple[float, float]]:
+    """(start, end) of each run's dbt step."""
+    from dagster._core.events import DagsterEventType
+
+    steps = []
+    for run_id in run_ids:
+        times = {
+            entry.dagster_event.event_type: entry.timestamp
+            for entry in instance.all_logs(run_id)
+            if entry.dagster_event is not None
+            and entry.step_key is not None
+            and entry.step_key.endswith("_dbt_models")
+            and entry.dagster_event.event_type
+            in (DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS)
+        }
+        steps.append((times[DagsterEventType.STEP_START], times[DagsterEventType.STEP_SUCCESS]))
+    return steps
+
+
+def test_the_nightly_pattern_on_dagster_devs_own_instance_equals_the_serial_run(
+    serial: Lake, tmp_path: Path
+) -> None:
+    """The README's `dagster dev -w workspace.yaml`, on an instance with Dagster's defaults (no
+    `dagster.yaml`, so no pool has a limit): the five daily jobs of a day at once (as the 02:00
+    schedules launch them), then the next two days' ten at once (a backfill beside the nightly).
+    Every run succeeds: the dbt steps, not queued by any pool, take turns at the writer lock
+    (catalog_lock.py); the mesh equals the serial run."""
+    from wdc_orchestration.devserver import DagsterDev, launch_at_once
+
+    lake = Lake(tmp_path / "throwaway")
+    home = lake.root / "dagster_home"
+    with (
+        environment(lake.env()),
+        DagsterDev(home=home, env=lake.env(), platform_instance=False) as dev,
+    ):
+        assert not (home / "dagster.yaml").exists()
+        nights = [[DAYS[0]], [DAYS[1], DAYS[2]]]
+        run_ids: list[str] = []
+        for days in nights:
+            runs = [run for day in days for run in launch_at_once(dev, DOMAINS, day).values()]
+            done = dev.wait(runs)
+            assert set(done.values()) == {"SUCCESS"}, (days, done, dev.log_file)
+            run_ids += runs
+        steps = _dbt_steps(dg.DagsterInstance.get(), run_ids)
+    # no pool queued them: some dbt steps were running at the same time (waiting for the lock)
+    assert any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(steps) for b in steps[i + 1 :])
+    assert_same_products(lake, serial)
