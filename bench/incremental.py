@@ -2,9 +2,11 @@
 history, against the run of day 1 on an empty lake, both through `wdc materialize` on the same
 lake settings (so both reuse the same prepared dbt manifest).
 
-The history is built the fast way, with the same code: days 1..N-1 landed by the platform's
-landing code, then one `dbt build` over that window (a single-run backfill) — the same tables a
-month of nightly runs leaves behind.
+The history is built the fast way, with the same code: days 1..N-1 as one single-run backfill of
+the mesh job (one run, one dbt invocation per domain over the window, published like a night) —
+the same tables a month of nightly runs leaves behind, the state products' kept snapshots
+included. The report adds what the history costs: the lake's size and the rows the state
+products hold after day N.
 
     uv run python -m bench.incremental --scale-factor 1 --days 30
 """
@@ -15,9 +17,6 @@ import argparse
 import datetime as dt
 import os
 import re
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ from bench.common import (
     materialize_day,
     report,
     setup_logging,
-    simulator_entities,
     target,
     temp_lake,
 )
@@ -40,33 +38,43 @@ DAY_LINE = re.compile(r"day \d+/\d+: (\S+) ok in ([\d.]+)s")
 def build_history(
     first: dt.date, last: dt.date, scale_factor: float, seed: int, domains: list[str] | None
 ) -> None:
-    """Land first..last and build them in one dbt invocation."""
-    from wdc_orchestration.dbt import DBT_TARGET, dbt_project
-    from wdc_orchestration.generation.request import GenerationRequest
-    from wdc_orchestration.raw import land_day
-    from wdc_orchestration.resources.lake import LocalLakeStorage
-    from wdc_orchestration.run_window import RunWindow
+    """Days first..last through the platform as one single-run backfill of the mesh job (what a
+    backfill launched in the UI does: one run, one dbt invocation per domain over the window,
+    write-audit-publish included), so day N finds the products a month of nights leaves."""
+    import dagster as dg
+
+    from wdc_orchestration.mesh import MESH_JOB, dagster_home, mesh_definitions
+
+    os.environ["DAGSTER_HOME"] = str(dagster_home())
+    defs = mesh_definitions(domains, scale_factor=scale_factor, seed=seed)
+    result = defs.resolve_job_def(MESH_JOB).execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        tags={
+            "dagster/asset_partition_range_start": first.isoformat(),
+            "dagster/asset_partition_range_end": last.isoformat(),
+        },
+        raise_on_error=False,
+    )
+    if not result.success:
+        failed = [e.step_key for e in result.get_step_failure_events()]
+        raise SystemExit(f"the history backfill {first}..{last} failed: steps {failed}")
+
+
+def history_rows() -> dict[str, int]:
+    """Rows of the state products and of the snapshots they keep, after the last day."""
+    from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
     from wdc_orchestration.settings import get_settings
 
-    lake = LocalLakeStorage(root=get_settings().lake_url)
-    entities = simulator_entities(domains)
-    for offset in range((last - first).days + 1):
-        day = first + dt.timedelta(days=offset)
-        for domain, domain_entities in entities.items():
-            for entity in domain_entities:
-                request = GenerationRequest(date=day, scale_factor=scale_factor, seed=seed)
-                land_day(lake, domain, entity, request)
-    project = dbt_project()
-    with tempfile.TemporaryDirectory(prefix="wdc-bench-history-") as target_path:
-        env = {**os.environ, **RunWindow(first, last).as_env()}
-        command = [str(Path(sys.executable).with_name("dbt")), "build", "--target", DBT_TARGET,
-                   "--target-path", target_path, "--log-path", target_path,
-                   *(["--select", *(f"fqn:{d}" for d in domains)] if domains else [])]  # fmt: skip
-        result = subprocess.run(
-            command, cwd=project.project_dir, env=env, capture_output=True, text=True
-        )
-        if result.returncode != 0:
-            raise SystemExit(f"history dbt build failed:\n{result.stdout[-3000:]}")
+    tables = [
+        "customers.dim_customers",
+        "customers.int_customers__daily_snapshots",
+        "catalog.dim_products",
+        "catalog.int_catalog__daily_snapshots",
+    ]
+    with lakehouse_from_settings(get_settings()).get_connection() as conn:
+        return {
+            t: conn.execute(f"select count(*) from lakehouse.{t}").fetchone()[0] for t in tables
+        }
 
 
 def nightly(
@@ -110,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         log.info("day %d (%s) after the history", args.days, last)
         day_n = nightly(last, args.scale_factor, args.seed, args.domains, root)
+        held = history_rows() if not args.domains else {}
         lake_mb = sum(f.stat().st_size for f in Path(root).rglob("*") if f.is_file()) / 1e6
     ratio = day_n["run_seconds"] / day_1["run_seconds"]
     label_n = f"day {args.days} ({last}), after {args.days - 1} days"
@@ -122,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         *({"run": f"day 1 -> day {args.days}", "stage": stage,
            "seconds": f"{day_1['stages'].get(stage, 0.0):.2f} -> {seconds:.2f}"}
           for stage, seconds in day_n["stages"].items()),
+        *({"run": f"after day {args.days}", "stage": f"rows of {table}", "seconds": rows}
+          for table, rows in held.items()),
     ]  # fmt: skip
     report(
         "incremental",

@@ -22,6 +22,7 @@ from dagster._core.remote_origin import GrpcServerCodeLocationOrigin
 
 from tests.conftest import TEST_SCALE_FACTOR, MeshLake
 from tests.infra import PostgresCluster
+from tests.products import on_days
 from wdc_orchestration.cli import main
 from wdc_orchestration.deploy import (
     GRPC_WORKSPACE_FILE,
@@ -31,21 +32,14 @@ from wdc_orchestration.deploy import (
     with_code_server,
 )
 from wdc_orchestration.devserver import GrpcDeployment, launch_all
+from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.mesh import domain_modules
 from wdc_orchestration.settings import environment, isolated_lake_env
 
 DAY = "2026-11-01"
 DAGSTER_DB = "wdc_grpc_dagster"
-# product -> its day column
-PRODUCTS = {
-    "customers.dim_customers": "snapshot_date",
-    "catalog.dim_products": "snapshot_date",
-    "sales.fct_orders": "order_date",
-    "sales.fct_order_items": "order_date",
-    "finance.fct_payments": "payment_date",
-    "finance.fct_daily_revenue": "order_date",
-    "logistics.fct_shipments": "shipment_date",
-}
+# every data product (where its rows of a day are: tests/products.py)
+PRODUCTS = sorted(load_descriptors())
 # product -> the raw entity it has exactly one row per
 ROW_PER = {
     "sales.fct_orders": "sales/orders",
@@ -226,11 +220,9 @@ def test_runs_and_events_are_stored_in_postgres(day: Day) -> None:
     assert list(day.deployment.home.rglob("*.db")) == []
 
 
-@pytest.mark.parametrize("product", list(PRODUCTS))
+@pytest.mark.parametrize("product", PRODUCTS)
 def test_the_days_products_are_in_the_lakehouse(day: Day, product: str) -> None:
-    rows = day.lake.scalar(
-        f"select count(*) from lakehouse.{product} where {PRODUCTS[product]} = '{DAY}'"
-    )
+    rows = day.lake.scalar(f"select count(*) from ({on_days(product, [DAY])})")
     assert rows > 0
     if product in ROW_PER:
         assert rows == day.raw_rows(ROW_PER[product])

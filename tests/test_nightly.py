@@ -30,22 +30,16 @@ import pytest
 from dagster._core.events import DagsterEventType
 
 from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR, MeshLake
+from tests.products import on_days
 from wdc_orchestration.devserver import DagsterDev, launch_all
+from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.settings import environment, isolated_lake_env
 
 T = TypeVar("T")
 DOMAINS = ["customers", "catalog", "sales", "finance", "logistics"]
 DAY_3, DAY_4, DAY_5 = "2026-11-03", "2026-11-04", "2026-11-05"
-# product -> its day column
-PRODUCTS = {
-    "customers.dim_customers": "snapshot_date",
-    "catalog.dim_products": "snapshot_date",
-    "sales.fct_orders": "order_date",
-    "sales.fct_order_items": "order_date",
-    "finance.fct_payments": "payment_date",
-    "finance.fct_daily_revenue": "order_date",
-    "logistics.fct_shipments": "shipment_date",
-}
+# every data product, each with where its rows of a day are (tests/products.py)
+PRODUCTS = sorted(load_descriptors())
 # product -> (raw entity whose rows it has one row per, its key)
 ROW_PER = {
     "sales.fct_orders": ("sales/orders", "order_id"),
@@ -73,8 +67,7 @@ class Nightly:
         entity, key = ROW_PER[product]
         with self.lake.connect() as con:
             return con.execute(
-                f"select count(*), count(distinct ({key})) from lakehouse.{product} "
-                f"where {PRODUCTS[product]} = '{day}'"
+                f"select count(*), count(distinct ({key})) from ({on_days(product, [day])})"
             ).fetchone()
 
 
@@ -135,7 +128,7 @@ def test_all_five_daily_jobs_at_once_succeed_two_days_in_a_row(two_nights: Night
         assert two_nights.statuses[day] == dict.fromkeys(DOMAINS, "SUCCESS"), day
 
 
-@pytest.mark.parametrize("product", list(PRODUCTS))
+@pytest.mark.parametrize("product", PRODUCTS)
 def test_the_products_equal_a_serial_wdc_materialize_of_the_same_days(
     two_nights: Nightly, two_days: MeshLake, product: str
 ) -> None:
@@ -148,14 +141,11 @@ def test_the_products_equal_a_serial_wdc_materialize_of_the_same_days(
             f"attach 'ducklake:{serial_catalog}' as serial "
             f"(data_path '{two_days.root / 'lake' / 'lakehouse'}/', read_only)"
         )
-        column = PRODUCTS[product]
-        days = f"{column} in ('{DAY_1}', '{DAY_2}')"
+        nightly, serial = (on_days(product, [DAY_1, DAY_2], db) for db in ("lakehouse", "serial"))
         nightly_only, serial_only, rows = con.execute(
-            f"select (select count(*) from (select * from lakehouse.{product} where {days} "
-            f"except all select * from serial.{product} where {days})), "
-            f"(select count(*) from (select * from serial.{product} where {days} "
-            f"except all select * from lakehouse.{product} where {days})), "
-            f"(select count(*) from lakehouse.{product} where {days})"
+            f"select (select count(*) from ({nightly} except all {serial})), "
+            f"(select count(*) from ({serial} except all {nightly})), "
+            f"(select count(*) from ({nightly}))"
         ).fetchone()
     assert settings.lake_url != str(two_days.root / "lake")
     assert rows > 0 and (nightly_only, serial_only) == (0, 0)

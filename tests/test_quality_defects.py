@@ -30,6 +30,8 @@ import pytest
 
 from domains._shared.defects import DEFECTS
 from tests.conftest import DAY_1, DAY_2, MeshLake, copy_lake
+from tests.products import on_days
+from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.quality.evaluate import KEYS, REFERENCES, SCHEMA, VALUES
 from wdc_orchestration.quality.incidents import Incident, list_incidents
 from wdc_orchestration.quality.notifier import ALERT_LOG_NAME
@@ -38,16 +40,8 @@ from wdc_orchestration.settings import environment, get_settings, isolated_lake_
 
 DAY_3 = "2026-11-03"
 
-# product -> the column that says which day a row belongs to
-PRODUCTS = {
-    "customers.dim_customers": "snapshot_date",
-    "catalog.dim_products": "snapshot_date",
-    "sales.fct_orders": "order_date",
-    "sales.fct_order_items": "order_date",
-    "finance.fct_payments": "payment_date",
-    "finance.fct_daily_revenue": "order_date",
-    "logistics.fct_shipments": "shipment_date",
-}
+# every data product (where its rows of a day are: tests/products.py)
+PRODUCTS = sorted(load_descriptors())
 
 # defect kind -> (raw asset, the check that must fail, words its message must contain)
 EXPECTED = {
@@ -130,10 +124,8 @@ def _day_rows(lake: MeshLake, day: str) -> dict[str, int]:
     """Rows of `day` in each product."""
     with lake.connect() as con:
         return {
-            table: con.execute(
-                f"select count(*) from lakehouse.{table} where {column} = date '{day}'"
-            ).fetchone()[0]
-            for table, column in PRODUCTS.items()
+            table: con.execute(f"select count(*) from ({on_days(table, [day])})").fetchone()[0]
+            for table in PRODUCTS
         }
 
 

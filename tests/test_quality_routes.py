@@ -25,6 +25,7 @@ import duckdb
 import pytest
 
 from tests.conftest import TEST_SCALE_FACTOR, MeshLake, copy_lake
+from tests.products import on_days
 from wdc_orchestration.generation.request import GenerationRequest, RawEntity
 from wdc_orchestration.mesh import load_domain_specs
 from wdc_orchestration.quality.evaluate import FILES
@@ -299,14 +300,14 @@ def routes(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> Iter
         with mesh.connect() as con:
             clean_rows = {
                 table: con.execute(
-                    f"select count(*) from lakehouse.{table} where {column} = '{CLEAN_DAY}'"
+                    f"select count(*) from ({on_days(table, [CLEAN_DAY])})"
                 ).fetchone()[0]
-                for table, column in (
-                    ("customers.dim_customers", "snapshot_date"),
-                    ("catalog.dim_products", "snapshot_date"),
-                    ("sales.fct_orders", "order_date"),
-                    ("finance.fct_payments", "payment_date"),
-                    ("logistics.fct_shipments", "shipment_date"),
+                for table in (
+                    "customers.dim_customers",
+                    "catalog.dim_products",
+                    "sales.fct_orders",
+                    "finance.fct_payments",
+                    "logistics.fct_shipments",
                 )
             }
         yield RoutesRun(mesh, days, clean_exit, clean_rows)

@@ -4,6 +4,7 @@ runs in the same Dagster instance, so the UI shows what the CLI did."""
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import logging
 import os
@@ -149,7 +150,17 @@ def write_instance_yaml(home: Path) -> str:
 
 def dagster_home() -> Path:
     """The instance folder (DAGSTER_HOME), with the platform's dagster.yaml for the current
-    settings. A dagster.yaml without wdc's header line is the operator's and stays as it is."""
+    settings and its storage created. A dagster.yaml without wdc's header line is the operator's
+    and stays as it is.
+
+    Under a lock: `wdc` processes started together on a new instance (three days at once, a
+    backfill beside the nightly) otherwise race to write the file and to create the storage's
+    tables, and all but one fail ("UNIQUE constraint failed: alembic_version.version_num")."""
     home = get_settings().dagster_home
-    write_instance_yaml(home)
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".wdc-instance.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        write_instance_yaml(home)
+        with dg.DagsterInstance.from_config(str(home)):
+            pass  # creates (or migrates nothing in) the storage
     return home
