@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.mesh_compare import Lake, assert_same_products, attached
+from tests.mesh_compare import Lake, assert_same_products, attached, file_port_files
 from wdc_orchestration.settings import environment
 
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
@@ -64,6 +64,27 @@ def test_a_state_product_is_a_history_of_versions_with_one_current_per_key(seria
             "select count(*) from mesh.catalog.dim_products where valid_to is not null"
         ).fetchone()
         assert older > 0
+
+
+def test_both_ports_of_a_state_product_serve_its_whole_history(serial: Lake) -> None:
+    """The SQL port and the file port (plain Parquet, read without the catalog) hold the same
+    versions, and a consumer asks either "as of day D" with the same predicate."""
+    as_of = f"valid_from <= date '{DAYS[0]}' and (valid_to is null or date '{DAYS[0]}' < valid_to)"
+    with attached(mesh=serial) as con:
+        for product in ("customers.dim_customers", "catalog.dim_products"):
+            files = (
+                "read_parquet(["
+                + ", ".join(f"'{f}'" for f in file_port_files(serial, product))
+                + "])"
+            )
+            sql_rows, file_rows, sql_as_of, file_as_of, only_sql = con.execute(
+                f"select (select count(*) from mesh.{product}), (select count(*) from {files}), "
+                f"(select count(*) from mesh.{product} where {as_of}), "
+                f"(select count(*) from {files} where {as_of}), "
+                f"(select count(*) from (from mesh.{product} except all from {files}))"
+            ).fetchone()
+            assert sql_rows == file_rows > 0 and only_sql == 0, product
+            assert sql_as_of == file_as_of > 0, product
 
 
 def test_an_order_line_joins_the_price_of_its_own_day_not_the_current_one(serial: Lake) -> None:
