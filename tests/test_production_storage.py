@@ -22,6 +22,7 @@ from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR, MeshLake
 from tests.infra import PostgresCluster, S3Server
 from wdc_orchestration.dbt import load_manifest
 from wdc_orchestration.dbt_session_plugin import prepare_session
+from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.governance.pseudonymisation import pseudonymisation_key
 from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
 from wdc_orchestration.settings import DBT_PROJECT_DIR, environment, get_settings
@@ -202,8 +203,7 @@ def test_every_table_and_view_equals_the_embedded_run(
 
 def _port_rows(con: duckdb.DuckDBPyConnection, lake_url: str, product: str) -> str:
     """A relation over the current version of the product's Parquet port (docs/governance.md)."""
-    domain, name = product.split(".")
-    port = f"{lake_url}/products/{domain}/{name}/v1/"
+    port = f"{lake_url}/{load_descriptors()[product].file_port_prefix}"
     (files,) = con.execute(
         f"select list_transform(files, f -> '{port}' || f) from read_json('{port}current.json')"
     ).fetchone()

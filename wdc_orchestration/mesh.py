@@ -161,6 +161,10 @@ def dagster_home() -> Path:
     with open(home / ".wdc-instance.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         write_instance_yaml(home)
-        with dg.DagsterInstance.from_config(str(home)):
-            pass  # creates (or migrates nothing in) the storage
+        if "postgres" not in (home / "dagster.yaml").read_text():
+            # SQLite storage lives in this folder: create it here, one process at a time. A
+            # PostgreSQL storage is shared and serialises its own schema creation; connecting
+            # to it here would only make the CLI depend on a server it may not need yet.
+            with dg.DagsterInstance.from_config(str(home)):
+                pass
     return home
