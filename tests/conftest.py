@@ -21,7 +21,21 @@ from tests.infra import (
     postgres_cluster,
     s3_server,
 )
-from wdc_orchestration.settings import environment, get_settings, isolated_lake_env
+from wdc_orchestration.settings import (
+    DBT_PROJECT_DIR,
+    environment,
+    get_settings,
+    isolated_lake_env,
+)
+
+# Parallel workers (pytest-xdist) each keep their own prepared dbt manifest: it depends on the
+# lake's settings, and two workers re-parsing over one file would read each other's half-written
+# manifest. Set before any test builds definitions; subprocesses (wdc, dagster dev) inherit it.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    os.environ.setdefault(
+        "WDC_DBT_TARGET_DIR", str(DBT_PROJECT_DIR / "target" / f"worker-{_WORKER}")
+    )
 
 TEST_SCALE_FACTOR = 0.01
 DAY_1 = "2026-11-01"
@@ -92,6 +106,27 @@ def two_days(test_lake: MeshLake) -> MeshLake:
 
 
 _SESSION_START = time.time()
+
+# Markers that follow from what a test uses: a real server fixture says what it needs, and any
+# test on a materialised mesh is end to end. Files mark the rest themselves (`pytestmark`).
+_FIXTURE_MARKERS = {
+    "postgres": ("postgres", "e2e"),
+    "s3": ("s3", "e2e"),
+    "two_days": ("e2e",),
+    "test_lake": ("e2e",),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        for fixture, markers in _FIXTURE_MARKERS.items():
+            if fixture in names:
+                for marker in markers:
+                    item.add_marker(marker)
+        # a browser or a daemon is always end to end
+        if item.get_closest_marker("browser") or item.get_closest_marker("daemon"):
+            item.add_marker("e2e")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

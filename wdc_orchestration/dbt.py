@@ -39,9 +39,27 @@ def export_dbt_env() -> None:
     ensure_extensions(settings.duckdb_extension_dir)
 
 
+def dbt_target_dir() -> Path:
+    """The shared project's target folder: WDC_DBT_TARGET_DIR when set, else dbt_project/target
+    (not dbt's own DBT_TARGET_PATH, which would also move the target of every other project a
+    process parses, such as a copy being checked). The prepared manifest depends on the lake's settings (sources' locations),
+    so processes working on different lakes at once (parallel test workers) each keep their own
+    instead of re-parsing over one another's files."""
+    configured = os.environ.get("WDC_DBT_TARGET_DIR", "").strip()
+    if not configured:
+        return DBT_PROJECT_DIR / "target"
+    path = Path(configured)
+    return path if path.is_absolute() else DBT_PROJECT_DIR / path
+
+
 @cache
 def dbt_project() -> DbtProject:
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=DBT_TARGET)
+    return DbtProject(
+        project_dir=DBT_PROJECT_DIR,
+        profiles_dir=DBT_PROJECT_DIR,
+        target=DBT_TARGET,
+        target_path=dbt_target_dir(),
+    )
 
 
 def parse_fingerprint(project_dir: Path) -> str:

@@ -201,20 +201,22 @@ class DbtRunner(dg.ConfigurableResource):
     def _manifest(self) -> Manifest:
         """The project parsed once per process (per project files and settings): partial parsing
         from the state `ensure_manifest` prepared, so this costs a load, not a parse."""
-        from wdc_orchestration.dbt import ensure_manifest, parse_fingerprint
+        from wdc_orchestration.dbt import dbt_target_dir, ensure_manifest, parse_fingerprint
         from wdc_orchestration.settings import DBT_PROJECT_DIR
 
         project_dir = Path(self.project_dir)
         fingerprint = parse_fingerprint(project_dir)
         key = _manifest_key(project_dir, fingerprint)
-        if key not in _MANIFESTS and project_dir.resolve() == DBT_PROJECT_DIR.resolve():
+        shared_project = project_dir.resolve() == DBT_PROJECT_DIR.resolve()
+        if key not in _MANIFESTS and shared_project:
             # prepares the partial-parse state when the project changed (a parse it makes is
             # kept, and then there is nothing left to load)
             ensure_manifest()
         if key in _MANIFESTS:
             return _MANIFESTS[key]
         with tempfile.TemporaryDirectory(prefix="wdc-dbt-parse-") as scratch:
-            prepared = project_dir / "target" / "partial_parse.msgpack"
+            target_dir = dbt_target_dir() if shared_project else project_dir / "target"
+            prepared = target_dir / "partial_parse.msgpack"
             if prepared.exists():
                 shutil.copy(prepared, Path(scratch) / prepared.name)
             return parse_project(

@@ -140,5 +140,5 @@
     fact uses to join the state that was true on its own day (not the latest one). -#}
 {% macro as_of(dimension, day) -%}
     {{ day }} >= {{ dimension }}.valid_from
-    and ({{ dimension }}.valid_to is null or {{ day }} < {{ dimension }}.valid_to)
+    and {{ day }} < coalesce({{ dimension }}.valid_to, date '9999-12-31')
 {%- endmacro %}

@@ -11,9 +11,14 @@
     )
 }}
 
+-- The CRM id is pseudonymised here, once per order, so the join below is on plain columns: with
+-- the pseudonymisation (a Python UDF) inside the join condition beside the as-of range, DuckDB
+-- cannot hash-join and compares every order with every customer version (minutes at SF 1).
 with orders as (
 
-    select * from {{ ref('stg_sales__orders') }}
+    select
+        * replace ({{ pseudonymise('customer_id') }} as customer_id)
+    from {{ ref('stg_sales__orders') }}
     where {{ in_run_window('partition_date') }}
 
 ),
@@ -27,7 +32,7 @@ item_totals as (
 -- customers' data product, a history of versions: an order joins the version that held on its
 -- own day (as of order_date), never the latest one, so a rerun of an old day or a customer who
 -- moved since reads the same state. Its customer_id is pseudonymised (LGPD), so the order's CRM
--- id is pseudonymised the same way before the join and in the output.
+-- id is pseudonymised the same way (in `orders`) before the join and in the output.
 customers as (
 
     select customer_id, uf as customer_uf, valid_from, valid_to from {{ ref('dim_customers') }}
@@ -45,7 +50,7 @@ joined as (
     left join item_totals
         on orders.order_id = item_totals.order_id
     left join customers
-        on {{ pseudonymise('orders.customer_id') }} = customers.customer_id
+        on orders.customer_id = customers.customer_id
         and {{ as_of('customers', 'orders.partition_date') }}
 
 ),
@@ -54,7 +59,7 @@ final as (
 
     select
         order_id,
-        {{ pseudonymise('customer_id') }}              as customer_id,
+        customer_id,
         partition_date                                 as order_date,
         order_ts,
         channel,
