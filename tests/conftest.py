@@ -8,9 +8,11 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -65,6 +67,31 @@ class MeshLake:
     def scalar(self, sql: str) -> object:
         with self.connect() as con:
             return con.execute(sql).fetchone()[0]
+
+
+@dataclass
+class StartedRun:
+    """The run a block started (filled in when the block ends)."""
+
+    ids: list[str] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        assert len(self.ids) == 1, f"the block started {len(self.ids)} runs: {self.ids}"
+        return self.ids[0]
+
+
+@contextmanager
+def started_run() -> Iterator[StartedRun]:
+    """The one run started inside the block on the current Dagster instance: never "the latest
+    run", which may be another test's or a daemon's."""
+    instance = dg.DagsterInstance.get()
+    before = {r.run_id for r in instance.get_runs()}
+    started = StartedRun()
+    try:
+        yield started
+    finally:
+        started.ids = [r.run_id for r in instance.get_runs() if r.run_id not in before]
 
 
 def copy_lake(source: MeshLake, target: Path) -> MeshLake:

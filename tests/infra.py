@@ -323,6 +323,9 @@ class S3Server:
             aws_secret_access_key=secret or self.secret_access_key,
         )
 
+    def buckets(self) -> set[str]:
+        return {b["Name"] for b in self.client().list_buckets().get("Buckets", [])}
+
     def create_bucket(self, name: str) -> str:
         self.client().create_bucket(Bucket=name)
         return name

@@ -14,7 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.conftest import DAY_1, DAY_2, MeshLake
+from tests.conftest import DAY_1, DAY_2, MeshLake, started_run
 from wdc_orchestration.cli import build_parser, dagster_dev_command, main, parse_args
 from wdc_orchestration.mesh import domain_modules
 from wdc_orchestration.settings import PROJECT_ROOT, isolated_lake_env
@@ -195,12 +195,13 @@ def test_materialize_shows_the_steps_and_a_summary_that_match_the_run(
     two_days: MeshLake, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="wdc_orchestration.console.progress")
-    exit_code = main(["materialize", "--start", DAY_2, "--domains", "customers"])
+    with started_run() as started:
+        exit_code = main(["materialize", "--start", DAY_2, "--domains", "customers"])
     out = capsys.readouterr().out
     assert exit_code == 0, out
 
     instance = dg.DagsterInstance.get()
-    run = instance.get_runs(limit=1)[0]
+    run = instance.get_run_by_id(started.run_id)
     truth = _run_record(instance, run.run_id)
 
     progress = [r.getMessage() for r in caplog.records if r.name.endswith("progress")]
@@ -230,9 +231,9 @@ def test_a_failed_day_is_failed_in_the_summary_with_a_link_to_its_run(
 ) -> None:
     # Landing a landed day with other parameters is refused (raw data is immutable).
     args = ["materialize", "--start", DAY_1, "--domains", "customers", "--scale-factor", "0.02"]
-    assert main([*args, "--log-level", "CRITICAL"]) == 1
+    with started_run() as run:
+        assert main([*args, "--log-level", "CRITICAL"]) == 1
     out = capsys.readouterr().out
-    run = dg.DagsterInstance.get().get_runs(limit=1)[0]
     row = next(line.split() for line in out.splitlines() if line.strip().startswith(DAY_1))
     assert row[1] == "FAILED"
     assert f"failed:    http://localhost:3000/runs/{run.run_id}" in out

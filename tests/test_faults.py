@@ -56,6 +56,7 @@ class FaultyMesh:
     postgres: PostgresCluster
     s3: S3Server  # straight to the server, never through the proxy
     proxy: TcpProxy
+    prefix: str  # the lake's, in BUCKET
 
     @contextmanager
     def settings_applied(self) -> Iterator[None]:
@@ -64,28 +65,35 @@ class FaultyMesh:
 
     def audit_keys(self) -> set[str]:
         """The DuckLake data files of the audit schemas: dbt writes them."""
-        return {k for k in self.s3.keys(BUCKET, "mesh/lakehouse/") if "__audit/" in k}
+        return {k for k in self.s3.keys(BUCKET, f"{self.prefix}lakehouse/") if "__audit/" in k}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def faulty(
     two_days: MeshLake,
     postgres: PostgresCluster,
     s3: S3Server,
     tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> Iterator[FaultyMesh]:
+    """A new production mesh for each test (its own lake prefix, DuckLake catalog and Dagster
+    database): the tests run in any order, and neither sees the other's days."""
+    name = request.node.originalname.removeprefix("test_")[:40]
     root = tmp_path_factory.mktemp("faults")
-    s3.create_bucket(BUCKET)
-    catalog = postgres.create_database(CATALOG_DB)
-    postgres.create_database(DAGSTER_DB)
+    if BUCKET not in s3.buckets():
+        s3.create_bucket(BUCKET)
+    suffix = root.name.replace("-", "_")
+    catalog = postgres.create_database(f"{CATALOG_DB}_{suffix}")
+    dagster_db = f"{DAGSTER_DB}_{suffix}"
+    postgres.create_database(dagster_db)
     with TcpProxy(int(s3.endpoint_url.rsplit(":", 1)[1])) as proxy:
         proxied = dataclasses.replace(s3, endpoint_url=proxy.url)
         env = {
             **production_env(root, postgres, proxied, catalog),
-            "WDC_LAKE_URL": f"s3://{BUCKET}/mesh",
-            "DAGSTER_PG_DB": DAGSTER_DB,
+            "WDC_LAKE_URL": f"s3://{BUCKET}/{name}",
+            "DAGSTER_PG_DB": dagster_db,
         }
-        yield FaultyMesh(env, root, postgres, s3, proxy)
+        yield FaultyMesh(env, root, postgres, s3, proxy, prefix=f"{name}/")
 
 
 @dataclass
@@ -198,7 +206,7 @@ def _clean_states(con: duckdb.DuckDBPyConnection, product: str, days: dict[str, 
 def _raw_day_files(mesh: FaultyMesh, day: str) -> dict[str, list[str]]:
     """Each raw day folder of `day`: its file names."""
     folders: dict[str, list[str]] = {}
-    for key in mesh.s3.keys(BUCKET, "mesh/raw/"):
+    for key in mesh.s3.keys(BUCKET, f"{mesh.prefix}raw/"):
         folder, _, name = key.rpartition("/")
         if folder.endswith(f"date={day}"):
             folders.setdefault(folder, []).append(name)
@@ -322,7 +330,8 @@ def test_a_postgres_restart_mid_run_leaves_no_half_publication_and_the_day_rerun
     two_days: MeshLake, faulty: FaultyMesh
 ) -> None:
     """PostgreSQL (the DuckLake catalog and the Dagster instance) restarts once a dbt step of
-    the second day has written its first data file."""
+    the second day has written its first data file (the first day ran before, without fault)."""
+    assert _materialize(faulty, DAY_1) == 0, "the first day failed: see the log above"
     before = faulty.audit_keys()
 
     def restart() -> None:

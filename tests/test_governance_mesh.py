@@ -67,6 +67,7 @@ def test_every_product_is_published_with_its_contract_beside_it(
     assert pointer["version"] == d.version
     contract = yaml.safe_load(lake.read_bytes(d.file_port_prefix + pointer["contract"]))
     assert contract == d.as_dict()
+    assert pointer["files"], f"{product}'s pointer lists no file"
     assert all(lake.exists(d.file_port_prefix + f) for f in pointer["files"])
 
 

@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 import dagster as dg
@@ -33,7 +34,7 @@ from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR, MeshLake
 from tests.products import on_days
 from wdc_orchestration.devserver import DagsterDev, launch_all
 from wdc_orchestration.governance.descriptor import load_descriptors
-from wdc_orchestration.settings import environment, isolated_lake_env
+from wdc_orchestration.settings import environment, get_settings, isolated_lake_env
 
 T = TypeVar("T")
 DOMAINS = ["customers", "catalog", "sales", "finance", "logistics"]
@@ -99,6 +100,19 @@ def _step_pid(instance: dg.DagsterInstance, run_id: str, step: str) -> int | Non
         if entry.step_key == step:
             return entry.dagster_event.pid
     return None
+
+
+def _audit_files(domain: str) -> set[Path]:
+    """The DuckLake data files of `domain`'s audit schema on the local lake: dbt writes them
+    while it builds the day, before anything is published."""
+    return set(Path(get_settings().ducklake_data_path).glob(f"{domain}__audit/**/*.parquet"))
+
+
+def _wait_for_dbt_writing(domain: str, before: set[Path]) -> None:
+    """Until the domain's dbt step has written its first audit data file since `before`: the
+    moment a kill interrupts a build half-way (not a fixed sleep, which a slow machine
+    outlasts before dbt starts writing)."""
+    _wait_for(lambda: _audit_files(domain) - before, poll=0.05)
 
 
 def _wait_for(condition: Callable[[], T | None], timeout: float = 600.0, poll: float = 0.5) -> T:
@@ -250,9 +264,10 @@ def test_a_run_killed_in_its_dbt_step_and_run_again_leaves_exact_products(
     overlap: dict[str, str], two_nights: Nightly
 ) -> None:
     server, instance = two_nights.server, two_nights.instance()
+    written = _audit_files("logistics")
     run_id = server.launch_daily("logistics", DAY_4)
     pid = _wait_for(lambda: _step_pid(instance, run_id, "logistics_dbt_models"))
-    time.sleep(1.0)  # into dbt's build of the audit schema
+    _wait_for_dbt_writing("logistics", written)
     os.kill(pid, signal.SIGKILL)
     assert server.wait([run_id])[run_id] == "FAILURE"
     again = server.launch_daily("logistics", DAY_4)
@@ -262,14 +277,16 @@ def test_a_run_killed_in_its_dbt_step_and_run_again_leaves_exact_products(
 
 
 def test_wdc_materialize_killed_mid_run_then_run_again_leaves_exact_products(
-    two_nights: Nightly,
+    overlap: dict[str, str], two_nights: Nightly
 ) -> None:
     """The CLI runs in-process: nothing watches a killed `wdc`, its run stays STARTED and its
-    pool slot claimed; the next `wdc` ends that run and frees the slot, then builds the day."""
+    pool slot claimed; the next `wdc` ends that run and frees the slot, then builds the day
+    (finance's DAY_5, whose sales day the overlap fixture built)."""
     from wdc_orchestration.cli import main
 
     instance = two_nights.instance()
     before = {r.run_id for r in instance.get_runs()}
+    written = _audit_files("finance")
     command = [sys.executable, "-m", "wdc_orchestration.cli", "materialize", "--start", DAY_5]
     command += ["--domains", "finance", "--log-level", "ERROR"]
     child = subprocess.Popen(command, env=dict(os.environ), stdout=subprocess.DEVNULL)
@@ -278,7 +295,7 @@ def test_wdc_materialize_killed_mid_run_then_run_again_leaves_exact_products(
             lambda: next((r for r in instance.get_runs() if r.run_id not in before), None)
         )
         _wait_for(lambda: _step_pid(instance, run.run_id, "finance_dbt_models"))
-        time.sleep(1.0)
+        _wait_for_dbt_writing("finance", written)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=60)
     finally:

@@ -25,7 +25,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +39,13 @@ from dagster._core.events import DagsterEventType
 
 from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR, MeshLake
 from tests.infra import PostgresCluster
-from tests.test_nightly import DOMAINS, _step_pid, _wait_for
+from tests.test_nightly import (
+    DOMAINS,
+    _audit_files,
+    _step_pid,
+    _wait_for,
+    _wait_for_dbt_writing,
+)
 from tests.test_production_storage import PRODUCTS as PUBLIC_MODELS
 from tests.test_production_storage import _differences
 from wdc_orchestration.devserver import DagsterDev, launch_all
@@ -299,9 +304,10 @@ def test_a_run_killed_in_its_dbt_step_publishes_nothing_and_its_rerun_equals_ser
     overlap: Overlap, at_once: Concurrent, two_days: MeshLake
 ) -> None:
     server, instance = at_once.server, at_once.instance()
+    written = _audit_files("logistics")
     run_id = server.launch_daily("logistics", DAY_2)
     pid = _wait_for(lambda: _step_pid(instance, run_id, "logistics_dbt_models"))
-    time.sleep(1.0)  # into dbt's build of the audit schema
+    _wait_for_dbt_writing("logistics", written)
     os.kill(pid, signal.SIGKILL)
     assert server.wait([run_id])[run_id] == "FAILURE"
     with at_once.compare(two_days) as con:
@@ -321,6 +327,7 @@ def test_wdc_materialize_killed_mid_run_on_postgres_then_run_again_equals_serial
 
     instance = at_once.instance()
     before = {r.run_id for r in instance.get_runs()}
+    written = _audit_files("finance")
     command = [sys.executable, "-m", "wdc_orchestration.cli", "materialize", "--start", DAY_2]
     command += ["--domains", "finance", "--log-level", "ERROR"]
     child = subprocess.Popen(command, env=dict(os.environ), stdout=subprocess.DEVNULL)
@@ -329,7 +336,7 @@ def test_wdc_materialize_killed_mid_run_on_postgres_then_run_again_equals_serial
             lambda: next((r for r in instance.get_runs() if r.run_id not in before), None)
         )
         _wait_for(lambda: _step_pid(instance, run.run_id, "finance_dbt_models"))
-        time.sleep(1.0)
+        _wait_for_dbt_writing("finance", written)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=60)
     finally:

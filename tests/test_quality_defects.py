@@ -29,7 +29,7 @@ import dagster as dg
 import pytest
 
 from domains._shared.defects import DEFECTS
-from tests.conftest import DAY_1, DAY_2, MeshLake, copy_lake
+from tests.conftest import DAY_1, DAY_2, MeshLake, copy_lake, started_run
 from tests.products import on_days
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.quality.evaluate import KEYS, REFERENCES, SCHEMA, VALUES
@@ -254,22 +254,21 @@ def matrix(defect_lake: MeshLake, caplog_module: list[logging.LogRecord]) -> Mat
 
     stages: dict[str, Stage] = {}
     cursors: dict[str, str | None] = {}
-    instance = dg.DagsterInstance.get()
 
     def stage_a() -> tuple[str, dict[str, object]]:
-        exit_code = main(
-            [
-                "materialize",
-                "--start",
-                DAY_3,
-                "--defects",
-                ",".join(STAGE_A),
-                "--log-level",
-                "ERROR",
-            ]
-        )
-        run_id = instance.get_runs(limit=1)[0].run_id
-        return run_id, {"exit_code": exit_code}
+        with started_run() as run:
+            exit_code = main(
+                [
+                    "materialize",
+                    "--start",
+                    DAY_3,
+                    "--defects",
+                    ",".join(STAGE_A),
+                    "--log-level",
+                    "ERROR",
+                ]
+            )
+        return run.run_id, {"exit_code": exit_code}
 
     stages["A"] = _stage(defect_lake, STAGE_A, stage_a)
     assert _run(["customers", "catalog"]).success, "customers+catalog clean rerun failed"

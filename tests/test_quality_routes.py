@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import TEST_SCALE_FACTOR, MeshLake, copy_lake
+from tests.conftest import TEST_SCALE_FACTOR, MeshLake, copy_lake, started_run
 from tests.products import on_days
 from wdc_orchestration.generation.request import GenerationRequest, RawEntity
 from wdc_orchestration.mesh import load_domain_specs
@@ -260,7 +260,6 @@ class _Keep(logging.Handler):
 
 @pytest.fixture(scope="module")
 def routes(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoutesRun]:
-    import dagster as dg
 
     from wdc_orchestration.cli import main
 
@@ -284,13 +283,14 @@ def routes(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> Iter
             keep = _Keep()
             logging.getLogger("wdc_orchestration.cli").addHandler(keep)
             try:
-                exit_code = main(["materialize", "--start", day, "--log-level", "ERROR"])
+                with started_run() as run:
+                    exit_code = main(["materialize", "--start", day, "--log-level", "ERROR"])
             finally:
                 logging.getLogger("wdc_orchestration.cli").removeHandler(keep)
             days[day] = DayOutcome(
                 exit_code=exit_code,
                 log="\n".join(keep.lines),
-                run_id=dg.DagsterInstance.get().get_runs(limit=1)[0].run_id,
+                run_id=run.run_id,
                 planted=planted,
                 markers_found={r.name: _tables_with(mesh, r.markers) for r in todays},
                 ports_before=ports_before,

@@ -236,7 +236,8 @@ def test_a_requested_run_lands_exactly_the_export(
 
     result = _materialize(lake, customers, dt.date.fromisoformat(request.partition_key), instance)
     assert result.success
-    assert all(c.passed for c in result.get_asset_check_evaluations())
+    evaluations = result.get_asset_check_evaluations()
+    assert evaluations and all(c.passed for c in evaluations), evaluations
 
     prefix = f"raw/customers/customers/date={DAY_1}"
     assert lake.list_keys(prefix + "/") == [
