@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
 import io
 import re
 from pathlib import Path
@@ -165,3 +166,45 @@ def test_kpi_assets_hold_valid_png_charts_after_a_materialisation(two_days: Mesh
         height, width = pixels.shape[:2]
         assert (width, height) == (640, 360)
         assert pixels.std() > 0.05  # a chart, not a blank canvas
+
+
+# --- a state product's history (issue 19) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("product", ["customers.dim_customers", "catalog.dim_products"])
+def test_a_state_products_history_reads_alike_through_the_portal_and_both_ports(
+    two_days: MeshLake, reader: ProductReader, product: str
+) -> None:
+    from tests.conftest import DAY_1, DAY_2
+    from wdc_portal.data import history
+
+    d = reader.descriptors[product]
+    assert history.is_state_product(d)
+    day_1, day_2 = dt.date.fromisoformat(DAY_1), dt.date.fromisoformat(DAY_2)
+    days = history.history_days(reader, d).set_index("day")
+    predicate = history.as_of_predicate(day_1)
+    held_on_day_1 = two_days.scalar(f"select count(*) from lakehouse.{product} where {predicate}")
+    assert held_on_day_1 > 0
+    assert days.index[0] == DAY_1  # the history begins with the first day built
+    assert days.loc[DAY_1, "keys that held"] == held_on_day_1
+    assert days.loc[DAY_1, "versions that began"] == held_on_day_1
+    assert days.loc[DAY_1, "versions that ended"] == 0
+    current = two_days.scalar(f"select count(*) from lakehouse.{product} where is_current")
+    assert days["keys that held"].iloc[-1] == current
+    assert history.current_flag_agrees(reader, d)
+
+    shown = history.state_as_of(reader, d, day_1, limit=5)
+    assert len(shown) == 5
+    assert all(v <= DAY_1 for v in shown["valid_from"])
+    assert all(v == "NULL" or v > DAY_1 for v in shown["valid_to"])
+
+    # the snippet's two queries read the same rows on day 2 through the SQL and the file port
+    sql_part, file_part = history.as_of_snippets(d, day_2, get_settings().lake_url).split("\n\n")
+    with two_days.connect() as con:
+        sql_rows = sorted(con.execute(sql_part.split("\n", 1)[1]).fetchall(), key=repr)
+        code = "\n".join(line for line in file_part.splitlines() if not line.startswith("--"))
+        *setup, query = code.split(";\n")
+        for statement in setup:
+            con.execute(statement)
+        file_rows = sorted(con.execute(query.rstrip(";")).fetchall(), key=repr)
+    assert sql_rows and sql_rows == file_rows
