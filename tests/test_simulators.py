@@ -154,7 +154,7 @@ def test_another_seed_gives_other_rows(name: str) -> None:
 def test_chunking_does_not_change_rows(name: str) -> None:
     whole = _frame(name, _request(chunk_rows=1_000_000))
     chunks = list(_entity(name).generate(_request(chunk_rows=7)))
-    assert len(chunks) > 1 and all(f.height <= 7 for f in chunks)
+    assert chunks and all(f.height <= 7 for f in chunks)
     assert pl.concat(chunks).equals(whole)
 
 

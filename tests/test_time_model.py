@@ -15,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from filelock import FileLock
 
 from tests.mesh_compare import Lake, assert_same_products, attached, file_port_files
 from wdc_orchestration.settings import environment
@@ -23,12 +24,26 @@ DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 DOMAINS = ["customers", "catalog", "sales", "finance", "logistics"]
 
 
-@pytest.fixture(scope="module")
-def serial(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    """The reference: the three days in order, one process."""
-    lake = Lake(tmp_path_factory.mktemp("serial"))
-    child = lake.start("materialize", "--start", DAYS[0], "--end", DAYS[-1], log_name="serial")
-    assert child.wait(timeout=1800) == 0, lake.output()
+# xdist (--dist loadscope) sends each class of this module to a worker of its own: the cases
+# build lakes of their own and only read the serial reference, which the first worker to need it
+# builds once, into a folder every worker sees, under a file lock.
+
+
+@pytest.fixture(scope="session")
+def serial(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Lake:
+    """The reference: the three days in order, one process (read-only for every test)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base  # the session's, across workers
+    lake = Lake(shared / "time-model-serial")
+    with FileLock(str(lake.root) + ".lock"):
+        built = lake.root / "built"
+        if not built.exists():
+            shutil.rmtree(lake.root, ignore_errors=True)  # a worker killed half-way
+            child = lake.start(
+                "materialize", "--start", DAYS[0], "--end", DAYS[-1], log_name="serial"
+            )
+            assert child.wait(timeout=1800) == 0, lake.output()
+            built.touch()
     return lake
 
 
@@ -114,20 +129,26 @@ def test_an_order_line_joins_the_price_of_its_own_day_not_the_current_one(serial
 # --- reruns and overlaps ------------------------------------------------------------------------
 
 
-def test_rerunning_an_old_day_after_newer_ones_changes_no_product(
-    serial: Lake, tmp_path: Path
-) -> None:
-    lake = _copy(serial, tmp_path / "rerun")
-    assert lake.materialize_at_once(DAYS[0]) == [0], lake.output()
-    assert_same_products(lake, serial)
+class TestAnOldDayRerun:
+    """An old day rerun after newer ones."""
+
+    def test_rerunning_an_old_day_after_newer_ones_changes_no_product(
+        self, serial: Lake, tmp_path: Path
+    ) -> None:
+        lake = _copy(serial, tmp_path / "rerun")
+        assert lake.materialize_at_once(DAYS[0]) == [0], lake.output()
+        assert_same_products(lake, serial)
 
 
-def test_three_days_overlapping_on_a_new_lake_equal_the_serial_run(
-    serial: Lake, tmp_path: Path
-) -> None:
-    lake = Lake(tmp_path / "overlap")
-    assert lake.materialize_at_once(*DAYS) == [0, 0, 0], lake.output()
-    assert_same_products(lake, serial)
+class TestOverlappingDays:
+    """Three days at once on a new lake."""
+
+    def test_three_days_overlapping_on_a_new_lake_equal_the_serial_run(
+        self, serial: Lake, tmp_path: Path
+    ) -> None:
+        lake = Lake(tmp_path / "overlap")
+        assert lake.materialize_at_once(*DAYS) == [0, 0, 0], lake.output()
+        assert_same_products(lake, serial)
 
 
 def plan(seed: int) -> list[list[str]]:
@@ -163,15 +184,18 @@ def test_every_plan_has_an_overlap_a_rerun_and_every_day() -> None:
         assert all(len(set(step)) == len(step) for step in steps), steps
 
 
-@pytest.mark.parametrize("seed", [7, 2026])
-def test_a_random_order_with_reruns_and_overlaps_equals_the_serial_run(
-    serial: Lake, tmp_path: Path, seed: int
-) -> None:
-    steps = plan(seed)
-    lake = Lake(tmp_path / f"plan-{seed}")
-    for step in steps:
-        assert lake.materialize_at_once(*step) == [0] * len(step), (steps, lake.output())
-    assert_same_products(lake, serial)
+class TestRandomOrders:
+    """Seeded random orders with reruns and overlaps."""
+
+    @pytest.mark.parametrize("seed", [7, 2026])
+    def test_a_random_order_with_reruns_and_overlaps_equals_the_serial_run(
+        self, serial: Lake, tmp_path: Path, seed: int
+    ) -> None:
+        steps = plan(seed)
+        lake = Lake(tmp_path / f"plan-{seed}")
+        for step in steps:
+            assert lake.materialize_at_once(*step) == [0] * len(step), (steps, lake.output())
+        assert_same_products(lake, serial)
 
 
 # --- late data ----------------------------------------------------------------------------------
@@ -189,68 +213,76 @@ def late_customers_day(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     return lake
 
 
-def test_without_its_customers_day_sales_publishes_nothing_of_it(late_customers_day: Lake) -> None:
-    with attached(mesh=late_customers_day) as con:
-        published = dict(
-            con.execute(
-                "select order_date::varchar, count(*) from mesh.sales.fct_orders group by 1"
-            ).fetchall()
+class TestALateCustomersDay:
+    """A customers day that arrives after the later days of the others."""
+
+    def test_without_its_customers_day_sales_publishes_nothing_of_it(
+        self, late_customers_day: Lake
+    ) -> None:
+        with attached(mesh=late_customers_day) as con:
+            published = dict(
+                con.execute(
+                    "select order_date::varchar, count(*) from mesh.sales.fct_orders group by 1"
+                ).fetchall()
+            )
+        assert set(published) == set(DAYS[:2])
+
+    def test_the_late_day_rebuilds_its_consumers_downstream_and_the_mesh_equals_serial(
+        self, late_customers_day: Lake, serial: Lake, tmp_path: Path
+    ) -> None:
+        lake = _copy(late_customers_day, tmp_path / "late")
+        child = lake.start("materialize", "--start", DAYS[2], "--domains", "customers")
+        assert child.wait(timeout=1800) == 0, lake.output()
+        output = lake.output()
+        assert "rebuilding sales 2026-11-03" in output
+        assert (
+            "rebuilding finance 2026-11-03" in output
+            and "rebuilding logistics 2026-11-03" in output
         )
-    assert set(published) == set(DAYS[:2])
+        assert_same_products(lake, serial)
 
+    def test_the_late_upstream_sensor_requests_the_consumers_day_once_its_producer_published(
+        self, late_customers_day: Lake, tmp_path: Path
+    ) -> None:
+        """The daemon's path: customers' day 3 published by a run of its own; sales' sensor then
+        requests sales' daily job for day 3; finance's waits until sales published it."""
+        from wdc_orchestration.mesh import load_domain_specs
 
-def test_the_late_day_rebuilds_its_consumers_downstream_and_the_mesh_equals_serial(
-    late_customers_day: Lake, serial: Lake, tmp_path: Path
-) -> None:
-    lake = _copy(late_customers_day, tmp_path / "late")
-    child = lake.start("materialize", "--start", DAYS[2], "--domains", "customers")
-    assert child.wait(timeout=1800) == 0, lake.output()
-    output = lake.output()
-    assert "rebuilding sales 2026-11-03" in output
-    assert "rebuilding finance 2026-11-03" in output and "rebuilding logistics 2026-11-03" in output
-    assert_same_products(lake, serial)
+        lake = _copy(late_customers_day, tmp_path / "sensor")
+        with environment(lake.env()):
+            from wdc_orchestration.domain import build_domain_definitions
 
+            specs = {spec.name: spec for spec in load_domain_specs()}
+            defs = {
+                name: build_domain_definitions(specs[name])
+                for name in ("customers", "sales", "finance")
+            }
+            instance = dg.DagsterInstance.get()
+            sales_sensor = defs["sales"].get_sensor_def("sales_late_upstream")
+            finance_sensor = defs["finance"].get_sensor_def("finance_late_upstream")
 
-def test_the_late_upstream_sensor_requests_the_consumers_day_once_its_producer_published(
-    late_customers_day: Lake, tmp_path: Path
-) -> None:
-    """The daemon's path: customers' day 3 published by a run of its own; sales' sensor then
-    requests sales' daily job for day 3; finance's waits until sales published it."""
-    from wdc_orchestration.mesh import load_domain_specs
+            def requests(
+                sensor: dg.SensorDefinition, cursor: str | None
+            ) -> tuple[list, str | None]:
+                result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+                return list(result.run_requests or []), result.cursor
 
-    lake = _copy(late_customers_day, tmp_path / "sensor")
-    with environment(lake.env()):
-        from wdc_orchestration.domain import build_domain_definitions
+            sales_requests, sales_cursor = requests(sales_sensor, None)
+            assert sales_requests == []  # every publication so far was read, or is still missing
+            finance_requests, finance_cursor = requests(finance_sensor, None)
+            assert finance_requests == []
 
-        specs = {spec.name: spec for spec in load_domain_specs()}
-        defs = {
-            name: build_domain_definitions(specs[name])
-            for name in ("customers", "sales", "finance")
-        }
-        instance = dg.DagsterInstance.get()
-        sales_sensor = defs["sales"].get_sensor_def("sales_late_upstream")
-        finance_sensor = defs["finance"].get_sensor_def("finance_late_upstream")
+            customers = defs["customers"].resolve_job_def("customers_daily")
+            assert customers.execute_in_process(partition_key=DAYS[2], instance=instance).success
+            sales_requests, sales_cursor = requests(sales_sensor, sales_cursor)
+            assert [(r.job_name, r.partition_key) for r in sales_requests] == [(None, DAYS[2])]
+            assert requests(finance_sensor, finance_cursor)[0] == []
 
-        def requests(sensor: dg.SensorDefinition, cursor: str | None) -> tuple[list, str | None]:
-            result = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
-            return list(result.run_requests or []), result.cursor
-
-        sales_requests, sales_cursor = requests(sales_sensor, None)
-        assert sales_requests == []  # every publication so far was read, or is still missing
-        finance_requests, finance_cursor = requests(finance_sensor, None)
-        assert finance_requests == []
-
-        customers = defs["customers"].resolve_job_def("customers_daily")
-        assert customers.execute_in_process(partition_key=DAYS[2], instance=instance).success
-        sales_requests, sales_cursor = requests(sales_sensor, sales_cursor)
-        assert [(r.job_name, r.partition_key) for r in sales_requests] == [(None, DAYS[2])]
-        assert requests(finance_sensor, finance_cursor)[0] == []
-
-        sales = defs["sales"].resolve_job_def("sales_daily")
-        assert sales.execute_in_process(partition_key=DAYS[2], instance=instance).success
-        assert requests(sales_sensor, sales_cursor)[0] == []  # handled: not requested twice
-        finance_requests, _ = requests(finance_sensor, finance_cursor)
-        assert [r.partition_key for r in finance_requests] == [DAYS[2]]
+            sales = defs["sales"].resolve_job_def("sales_daily")
+            assert sales.execute_in_process(partition_key=DAYS[2], instance=instance).success
+            assert requests(sales_sensor, sales_cursor)[0] == []  # handled: not requested twice
+            finance_requests, _ = requests(finance_sensor, finance_cursor)
+            assert [r.partition_key for r in finance_requests] == [DAYS[2]]
 
 
 # --- the throw-away `dagster dev` of the README, five daily jobs at once ------------------------
@@ -275,31 +307,34 @@ def _dbt_steps(instance: dg.DagsterInstance, run_ids: list[str]) -> list[tuple[f
     return steps
 
 
-def test_the_nightly_pattern_on_dagster_devs_own_instance_equals_the_serial_run(
-    serial: Lake, tmp_path: Path
-) -> None:
-    """The README's `dagster dev -w workspace.yaml`, on an instance with Dagster's defaults (no
-    `dagster.yaml`, so no pool has a limit): the five daily jobs of a day at once (as the 02:00
-    schedules launch them), then the next two days' ten at once (a backfill beside the nightly).
-    Every run succeeds: the dbt steps, not queued by any pool, take turns at the writer lock
-    (catalog_lock.py); the mesh equals the serial run."""
-    from wdc_orchestration.devserver import DagsterDev, launch_at_once
+class TestTheThrowAwayDagsterDev:
+    """The README's `dagster dev -w workspace.yaml`, five daily jobs at once."""
 
-    lake = Lake(tmp_path / "throwaway")
-    home = lake.root / "dagster_home"
-    with (
-        environment(lake.env()),
-        DagsterDev(home=home, env=lake.env(), platform_instance=False) as dev,
-    ):
-        assert not (home / "dagster.yaml").exists()
-        nights = [[DAYS[0]], [DAYS[1], DAYS[2]]]
-        run_ids: list[str] = []
-        for days in nights:
-            runs = [run for day in days for run in launch_at_once(dev, DOMAINS, day).values()]
-            done = dev.wait(runs)
-            assert set(done.values()) == {"SUCCESS"}, (days, done, dev.log_file)
-            run_ids += runs
-        steps = _dbt_steps(dg.DagsterInstance.get(), run_ids)
-    # no pool queued them: some dbt steps were running at the same time (waiting for the lock)
-    assert any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(steps) for b in steps[i + 1 :])
-    assert_same_products(lake, serial)
+    def test_the_nightly_pattern_on_dagster_devs_own_instance_equals_the_serial_run(
+        self, serial: Lake, tmp_path: Path
+    ) -> None:
+        """The README's `dagster dev -w workspace.yaml`, on an instance with Dagster's defaults (no
+        `dagster.yaml`, so no pool has a limit): the five daily jobs of a day at once (as the 02:00
+        schedules launch them), then the next two days' ten at once (a backfill beside the nightly).
+        Every run succeeds: the dbt steps, not queued by any pool, take turns at the writer lock
+        (catalog_lock.py); the mesh equals the serial run."""
+        from wdc_orchestration.devserver import DagsterDev, launch_at_once
+
+        lake = Lake(tmp_path / "throwaway")
+        home = lake.root / "dagster_home"
+        with (
+            environment(lake.env()),
+            DagsterDev(home=home, env=lake.env(), platform_instance=False) as dev,
+        ):
+            assert not (home / "dagster.yaml").exists()
+            nights = [[DAYS[0]], [DAYS[1], DAYS[2]]]
+            run_ids: list[str] = []
+            for days in nights:
+                runs = [run for day in days for run in launch_at_once(dev, DOMAINS, day).values()]
+                done = dev.wait(runs)
+                assert set(done.values()) == {"SUCCESS"}, (days, done, dev.log_file)
+                run_ids += runs
+            steps = _dbt_steps(dg.DagsterInstance.get(), run_ids)
+        # no pool queued them: some dbt steps were running at the same time (waiting for the lock)
+        assert any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(steps) for b in steps[i + 1 :])
+        assert_same_products(lake, serial)
