@@ -326,54 +326,59 @@ def test_an_s3_outage_mid_run_is_retried_and_the_day_equals_a_clean_run(
 # --- 2. PostgreSQL restarts mid-run --------------------------------------------------------------
 
 
-def test_a_postgres_restart_mid_run_leaves_no_half_publication_and_the_day_reruns_clean(
-    two_days: MeshLake, faulty: FaultyMesh
-) -> None:
-    """PostgreSQL (the DuckLake catalog and the Dagster instance) restarts once a dbt step of
-    the second day has written its first data file (the first day ran before, without fault)."""
-    assert _materialize(faulty, DAY_1) == 0, "the first day failed: see the log above"
-    before = faulty.audit_keys()
+class TestPostgresRestart:
+    """On a mesh of its own (the faulty fixture): a class, so xdist runs it beside the S3 outage."""
 
-    def restart() -> None:
-        fault.timeline.append("postgres restarting")
-        faulty.postgres.restart()
-        fault.timeline.append("postgres up")
+    def test_a_postgres_restart_mid_run_leaves_no_half_publication_and_the_day_reruns_clean(
+        self, two_days: MeshLake, faulty: FaultyMesh
+    ) -> None:
+        """PostgreSQL (the DuckLake catalog and the Dagster instance) restarts once a dbt step of
+        the second day has written its first data file (the first day ran before, without fault)."""
+        assert _materialize(faulty, DAY_1) == 0, "the first day failed: see the log above"
+        before = faulty.audit_keys()
 
-    fault = Fault(moment=lambda: bool(faulty.audit_keys() - before), inject=restart)
-    with fault.armed():
-        try:
-            first = _materialize(faulty, DAY_2)
-        except Exception:
-            # The Dagster instance shares the cluster: an event it could not record while the
-            # server was down ends the run with an error of Dagster's, not the step's.
-            log.exception("the run ended in an error during the restart")
-            first = -1
-    assert fault.timeline == ["postgres restarting", "postgres up", "run ended"], fault.timeline
+        def restart() -> None:
+            fault.timeline.append("postgres restarting")
+            faulty.postgres.restart()
+            fault.timeline.append("postgres up")
 
-    with faulty.settings_applied():
-        instance = dg.DagsterInstance.get()
-        run = _latest_run(instance)
-        retried = _events(instance, run.run_id, dg.DagsterEventType.STEP_UP_FOR_RETRY)
-    log.info("run after the restart: exit %d, %s, retried %s", first, run.status, retried)
-    assert run.status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
-    assert (first == 0) == (run.status == dg.DagsterRunStatus.SUCCESS)
+        fault = Fault(moment=lambda: bool(faulty.audit_keys() - before), inject=restart)
+        with fault.armed():
+            try:
+                first = _materialize(faulty, DAY_2)
+            except Exception:
+                # The Dagster instance shares the cluster: an event it could not record while the
+                # server was down ends the run with an error of Dagster's, not the step's.
+                log.exception("the run ended in an error during the restart")
+                first = -1
+        assert fault.timeline == ["postgres restarting", "postgres up", "run ended"], fault.timeline
 
-    with lakehouses(faulty, two_days) as con:
-        clean = {
-            "day 1": _last_publication_of(con, "clean", DAY_1),
-            "day 2": _last_publication_of(con, "clean", DAY_2),
-        }
-        states = {p: _clean_states(con, p, clean) for p in PRODUCTS}
-    log.info("products after the restart: %s", states)
-    # each product shows the day published whole, or not at all
-    assert all(states.values()), f"half-published products: {states}"
-    if first == 0:
-        assert all("day 2" in s for s in states.values()), states
+        with faulty.settings_applied():
+            instance = dg.DagsterInstance.get()
+            run = _latest_run(instance)
+            retried = _events(instance, run.run_id, dg.DagsterEventType.STEP_UP_FOR_RETRY)
+        log.info("run after the restart: exit %d, %s, retried %s", first, run.status, retried)
+        assert run.status in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE)
+        assert (first == 0) == (run.status == dg.DagsterRunStatus.SUCCESS)
 
-    if first != 0:
-        # the day again (a retried run that succeeded was checked above: one run less for CI)
-        assert _materialize(faulty, DAY_2) == 0, "the rerun of the day failed: see the log above"
-    with lakehouses(faulty, two_days) as con:
-        differing = [p for p in PRODUCTS if "day 2" not in _clean_states(con, p, clean)]
-    assert differing == [], f"products that differ from the clean run: {differing}"
-    assert {len(names) for names in _raw_day_files(faulty, DAY_2).values()} == {2}
+        with lakehouses(faulty, two_days) as con:
+            clean = {
+                "day 1": _last_publication_of(con, "clean", DAY_1),
+                "day 2": _last_publication_of(con, "clean", DAY_2),
+            }
+            states = {p: _clean_states(con, p, clean) for p in PRODUCTS}
+        log.info("products after the restart: %s", states)
+        # each product shows the day published whole, or not at all
+        assert all(states.values()), f"half-published products: {states}"
+        if first == 0:
+            assert all("day 2" in s for s in states.values()), states
+
+        if first != 0:
+            # the day again (a retried run that succeeded was checked above: one run less for CI)
+            assert _materialize(faulty, DAY_2) == 0, (
+                "the rerun of the day failed: see the log above"
+            )
+        with lakehouses(faulty, two_days) as con:
+            differing = [p for p in PRODUCTS if "day 2" not in _clean_states(con, p, clean)]
+        assert differing == [], f"products that differ from the clean run: {differing}"
+        assert {len(names) for names in _raw_day_files(faulty, DAY_2).values()} == {2}
