@@ -77,6 +77,8 @@ def doctor(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    from wdc_orchestration.console.parser import port
+
     parser = commands.add_parser(
         "doctor",
         help="check the environment: extensions, lake, catalog, S3, Postgres, Dagster home, port",
@@ -85,7 +87,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=port,
         default=DEFAULT_UI_PORT,
         help=f"the port the Dagster UI will use (default {DEFAULT_UI_PORT})",
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from wdc_orchestration.console.parser import iso_date
+from wdc_orchestration.console.parser import UsageError, existing_dir, iso_date
 from wdc_orchestration.governance.descriptor import DescriptorError
 from wdc_orchestration.governance.violations import Violation
 
@@ -58,9 +58,17 @@ def _require_lake(with_data: bool) -> None:
 
 
 def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
+    from wdc_orchestration.governance.descriptor import descriptor_paths
     from wdc_orchestration.governance.policies import evaluate, load_inputs
     from wdc_orchestration.governance.publishing import published_contract
 
+    if not descriptor_paths(args.domains_dir):
+        # A folder that exists but is not the domains' (a typo, one domain's folder): every
+        # model then reads as a product without a contract, violations of nothing.
+        raise UsageError(
+            f"--domains-dir {args.domains_dir}: no product contracts in it "
+            "(<domain>/products/*.yaml)"
+        )
     _require_lake(not args.no_data)
     manifest = json.loads(args.manifest.read_text()) if args.manifest else None
     inputs = load_inputs(args.domains_dir, manifest)
@@ -88,8 +96,7 @@ def policy_check(args: argparse.Namespace) -> int:
     try:
         violations, context = _violations(args)
     except (DescriptorError, duckdb.Error, OSError, ValueError) as error:
-        log.error("cannot check the policies: %s", error)
-        return 2
+        raise UsageError(f"cannot check the policies: {error}") from error
     if args.format == "json":
         sys.stdout.write(json.dumps([v.as_dict() for v in violations], indent=2) + "\n")
     else:
@@ -108,8 +115,7 @@ def catalog(args: argparse.Namespace) -> int:
     try:
         violations, context = _violations(args)
     except (DescriptorError, duckdb.Error, OSError, ValueError) as error:
-        log.error("cannot build the catalog: %s", error)
-        return 2
+        raise UsageError(f"cannot build the catalog: {error}") from error
     entries = catalog_entries(
         context["inputs"].descriptors, violations, context["lake"], context["publications"]
     )
@@ -166,7 +172,7 @@ def _inputs_options(parser: argparse.ArgumentParser) -> None:
     from wdc_orchestration.governance.descriptor import DOMAINS_DIR
 
     parser.add_argument(
-        "--domains-dir", type=Path, default=DOMAINS_DIR, help="where the descriptors live"
+        "--domains-dir", type=existing_dir, default=DOMAINS_DIR, help="where the descriptors live"
     )
     parser.add_argument(
         "--manifest", type=Path, help="a dbt manifest.json (default: parse the project)"
@@ -184,7 +190,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--no-data", action="store_true", help="skip the data-level checks")
     check.add_argument("--format", choices=["text", "json"], default="text")
     _inputs_options(check)
-    check.set_defaults(handler=policy_check)
+    check.set_defaults(handler=policy_check, touches_lake=True)
 
     iam = sub.add_parser("iam", help="S3 IAM policy documents per domain role")
     iam.add_argument("--bucket", help="bucket (default: from an s3:// WDC_LAKE_URL)")
@@ -195,13 +201,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     purge = sub.add_parser("purge", help="delete raw personal data past its retention")
     purge.add_argument("--dry-run", action="store_true", help="only list what would go")
     purge.add_argument("--as-of", type=iso_date, help="the day to count retention from")
-    purge.set_defaults(handler=policy_purge)
+    purge.set_defaults(handler=policy_purge, touches_lake=True)
 
     report = commands.add_parser("catalog", help="the data products and their status")
     report.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     report.add_argument("--output", type=Path, help="write the report to this file")
     report.add_argument("--no-data", action="store_true", help="skip the data-level checks")
     _inputs_options(report)
-    report.set_defaults(handler=catalog)
+    report.set_defaults(handler=catalog, touches_lake=True)
 
     register_products(commands)  # `wdc contracts sync`, `wdc new-product`
