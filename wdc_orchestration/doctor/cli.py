@@ -1,6 +1,7 @@
 """`wdc doctor` (registered in wdc_orchestration.cli): every check, one line each, exit 1 when
-any failed. `--fix` does the one safe repair, installing the DuckDB extensions from their
-PyPI packages, and says so."""
+any failed, else a last line saying the environment is ready. `--fix` does the one safe repair,
+installing the DuckDB extensions from their PyPI packages (which the first run would do by
+itself), and says so."""
 
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ def doctor(args: argparse.Namespace) -> int:
     if failed:
         log.error("doctor: %d problem(s): %s", len(failed), ", ".join(failed))
         return 1
+    console.print("ready: this environment can run the platform (`wdc materialize`)", markup=False)
     return 0
 
 
