@@ -48,6 +48,8 @@ def _materialize_request(args: argparse.Namespace) -> MaterializeRequest:
     if args.end < args.start:
         raise UsageError(f"--end {args.end} is before --start {args.start}")
     domains = [d.strip() for d in args.domains.split(",") if d.strip()] if args.domains else None
+    if args.domains is not None and not domains:
+        raise UsageError(f"--domains {args.domains!r} names no domain (leave it out for all)")
     if domains:
         from wdc_orchestration.mesh import domain_modules
 
@@ -303,6 +305,11 @@ def _check_environment(args: argparse.Namespace) -> None:
     settings = get_settings()
     try:
         configure_logging()
+    except (FileExistsError, NotADirectoryError):
+        raise UsageError(
+            f"WDC_LOG_DIR={settings.log_dir}: a file is in the way of the folder; point "
+            "WDC_LOG_DIR at a folder (it is created when missing)"
+        ) from None
     except OSError as error:
         reason = error.strerror or error
         raise UsageError(

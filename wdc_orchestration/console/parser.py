@@ -61,6 +61,26 @@ def existing_dir(value: str) -> Path:
     return path
 
 
+def existing_file(value: str) -> Path:
+    """An argparse `type` for a file to read (one-line error when it is not there)."""
+    path = Path(value)
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise argparse.ArgumentTypeError(f"{value} {what}")
+    return path
+
+
+def new_file(value: str) -> Path:
+    """An argparse `type` for a file to write: its folder must be there (checked before the
+    work, not after it, with a traceback)."""
+    path = Path(value)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is a folder, not a file")
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: there is no folder {path.parent} to write in")
+    return path
+
+
 def port(value: str) -> int:
     """An argparse `type` for a TCP port, 1-65535 (one-line error otherwise)."""
     try:

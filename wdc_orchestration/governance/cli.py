@@ -13,7 +13,13 @@ from pathlib import Path
 
 import duckdb
 
-from wdc_orchestration.console.parser import UsageError, existing_dir, iso_date
+from wdc_orchestration.console.parser import (
+    UsageError,
+    existing_dir,
+    existing_file,
+    iso_date,
+    new_file,
+)
 from wdc_orchestration.governance.descriptor import DescriptorError
 from wdc_orchestration.governance.violations import Violation
 
@@ -58,19 +64,11 @@ def _require_lake(with_data: bool) -> None:
 
 
 def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
-    from wdc_orchestration.governance.descriptor import descriptor_paths
     from wdc_orchestration.governance.policies import evaluate, load_inputs
     from wdc_orchestration.governance.publishing import published_contract
 
-    if not descriptor_paths(args.domains_dir):
-        # A folder that exists but is not the domains' (a typo, one domain's folder): every
-        # model then reads as a product without a contract, violations of nothing.
-        raise UsageError(
-            f"--domains-dir {args.domains_dir}: no product contracts in it "
-            "(<domain>/products/*.yaml)"
-        )
     _require_lake(not args.no_data)
-    manifest = json.loads(args.manifest.read_text()) if args.manifest else None
+    manifest = read_manifest(args.manifest) if args.manifest else None
     inputs = load_inputs(args.domains_dir, manifest)
     with_data = not args.no_data
     with ExitStack() as stack:
@@ -168,14 +166,36 @@ def policy_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def contracts_dir(value: str) -> Path:
+    """An argparse `type` for --domains-dir: a folder with product contracts in it. Any other
+    folder (a typo, one domain's folder) read as models without contracts: "20 policy
+    violation(s) in 0 product(s)", or a sync of nothing that passed."""
+    from wdc_orchestration.governance.descriptor import descriptor_paths
+
+    path = existing_dir(value)
+    if not descriptor_paths(path):
+        raise argparse.ArgumentTypeError(
+            f"{value} holds no product contracts (<domain>/products/*.yaml)"
+        )
+    return path
+
+
+def read_manifest(path: Path) -> dict:
+    """A dbt manifest given with --manifest; a file that is not JSON is named in the error."""
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"--manifest {path}: not a dbt manifest.json ({error})") from error
+
+
 def _inputs_options(parser: argparse.ArgumentParser) -> None:
     from wdc_orchestration.governance.descriptor import DOMAINS_DIR
 
     parser.add_argument(
-        "--domains-dir", type=existing_dir, default=DOMAINS_DIR, help="where the descriptors live"
+        "--domains-dir", type=contracts_dir, default=DOMAINS_DIR, help="where the descriptors live"
     )
     parser.add_argument(
-        "--manifest", type=Path, help="a dbt manifest.json (default: parse the project)"
+        "--manifest", type=existing_file, help="a dbt manifest.json (default: parse the project)"
     )
 
 
@@ -205,7 +225,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     report = commands.add_parser("catalog", help="the data products and their status")
     report.add_argument("--format", choices=["text", "markdown", "json"], default="text")
-    report.add_argument("--output", type=Path, help="write the report to this file")
+    report.add_argument("--output", type=new_file, help="write the report to this file")
     report.add_argument("--no-data", action="store_true", help="skip the data-level checks")
     _inputs_options(report)
     report.set_defaults(handler=catalog, touches_lake=True)
