@@ -14,6 +14,7 @@ from moto.server import ThreadedMotoServer
 from tests.conftest import MeshLake
 from wdc_orchestration.cli import main
 from wdc_orchestration.duckdb_extensions import EXTENSION_PACKAGES
+from wdc_orchestration.settings import isolated_lake_env
 
 ITEMS = [
     "DuckDB extensions",
@@ -39,8 +40,8 @@ def doctor(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, dict[str, tu
     lines = capsys.readouterr().out.splitlines()
     findings = {}
     for line in lines:
-        if line.startswith(("fixed:",)):
-            findings["fixed"] = ("", line)
+        if line.startswith(("fixed:", "ready:")):
+            findings[line.split(":")[0]] = ("", line)
             continue
         status, rest = line.split(maxsplit=1)
         item = next(i for i in [*ITEMS, f"port {port}"] if rest.startswith(i))
@@ -51,8 +52,9 @@ def doctor(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, dict[str, tu
 def test_a_healthy_environment_is_all_ok(two_days: MeshLake, capsys: pytest.CaptureFixture) -> None:
     code, findings = doctor(capsys)
     assert code == 0, findings
-    assert [item for item in findings if not item.startswith("port")] == ITEMS
-    assert {status for status, _ in findings.values()} <= {"OK", "SKIP"}
+    assert [item for item in findings if not item.startswith(("port", "ready"))] == ITEMS
+    assert {status for item, (status, _) in findings.items() if item != "ready"} <= {"OK", "SKIP"}
+    assert findings["ready"][1].startswith("ready: this environment can run the platform")
     assert findings["S3"][0] == findings["Postgres"][0] == "SKIP"  # not configured here
     tables = two_days.scalar(
         "select count(*) from duckdb_tables() where database_name = 'lakehouse'"
@@ -63,7 +65,29 @@ def test_a_healthy_environment_is_all_ok(two_days: MeshLake, capsys: pytest.Capt
     )
 
 
-def test_a_missing_extension_fails_and_is_not_silently_repaired(
+def test_a_fresh_clone_is_ready_and_nothing_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """No lake, no catalog, no extension folder yet: the first run creates them all (the
+    extensions from their PyPI packages), so none of it is a problem."""
+    for name, value in isolated_lake_env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    extensions = tmp_path / "extensions"
+    monkeypatch.setenv("WDC_DUCKDB_EXTENSION_DIR", str(extensions))
+    code, findings = doctor(capsys)
+    assert code == 0, findings
+    assert {status for status, _ in findings.values() if status} <= {"OK", "SKIP"}
+    assert findings["DuckDB extensions"] == (
+        "OK",
+        f"{', '.join(EXTENSION_PACKAGES)} not in {extensions} yet: installed from their PyPI "
+        "packages on first use (no download; `wdc doctor --fix` installs them now)",
+    )
+    assert findings["ready"][1].startswith("ready: this environment can run the platform")
+    assert not extensions.exists(), "doctor installed the extensions without being asked"
+    assert not (tmp_path / "lake").exists() and not (tmp_path / "catalog").exists()
+
+
+def test_missing_extensions_attach_the_catalog_and_fix_installs_them(
     two_days: MeshLake,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -73,12 +97,10 @@ def test_a_missing_extension_fails_and_is_not_silently_repaired(
     extensions.mkdir()
     monkeypatch.setenv("WDC_DUCKDB_EXTENSION_DIR", str(extensions))
     code, findings = doctor(capsys)
-    assert code == 1
-    status, detail = findings["DuckDB extensions"]
-    assert status == "FAIL"
-    assert f"{', '.join(EXTENSION_PACKAGES)} not installed in {extensions}" in detail
-    assert "-> fix: `wdc doctor --fix`" in detail
-    assert findings["DuckLake catalog"][0] == "FAIL"  # cannot be attached without them
+    assert code == 0, findings
+    assert findings["DuckDB extensions"][0] == "OK"
+    assert "installed from their PyPI packages on first use" in findings["DuckDB extensions"][1]
+    assert findings["DuckLake catalog"][0] == "OK"  # loaded from the packages meanwhile
     assert list(extensions.iterdir()) == [], "doctor repaired the extensions without being asked"
 
     code, findings = doctor(capsys, "--fix")
@@ -87,8 +109,28 @@ def test_a_missing_extension_fails_and_is_not_silently_repaired(
     assert findings["fixed"][1].startswith(
         f"fixed: installed the DuckDB extension(s) {names} into {extensions}"
     )
-    assert findings["DuckDB extensions"][0] == "OK"
+    assert findings["DuckDB extensions"] == ("OK", f"{names} load from {extensions}")
     assert len(list(extensions.rglob("*.duckdb_extension"))) == len(EXTENSION_PACKAGES)
+
+
+def test_an_extension_whose_package_is_missing_fails(
+    two_days: MeshLake,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    monkeypatch.setenv("WDC_DUCKDB_EXTENSION_DIR", str(tmp_path / "extensions"))
+    monkeypatch.setitem(EXTENSION_PACKAGES, "spatial", "duckdb_extension_spatial_not_installed")
+    code, findings = doctor(capsys)
+    assert code == 1
+    status, detail = findings["DuckDB extensions"]
+    assert status == "FAIL"
+    assert "duckdb_extension_spatial_not_installed" in detail and "-> fix: `uv sync`" in detail
+    assert findings["DuckLake catalog"] == (
+        "FAIL",
+        "cannot attach it without the DuckDB extensions -> fix: see above",
+    )
+    assert "ready" not in findings
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ from wdc_orchestration.console.parser import (
     USAGE_ERROR,
     OneLineErrorParser,
     UsageError,
+    add_log_level,
     iso_date,
+    scale_factor,
 )
-from wdc_orchestration.settings import PROJECT_ROOT
+from wdc_orchestration.settings import PROJECT_ROOT, SettingsError
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -46,6 +48,8 @@ def _materialize_request(args: argparse.Namespace) -> MaterializeRequest:
     if args.end < args.start:
         raise UsageError(f"--end {args.end} is before --start {args.start}")
     domains = [d.strip() for d in args.domains.split(",") if d.strip()] if args.domains else None
+    if args.domains is not None and not domains:
+        raise UsageError(f"--domains {args.domains!r} names no domain (leave it out for all)")
     if domains:
         from wdc_orchestration.mesh import domain_modules
 
@@ -74,13 +78,9 @@ def materialize(args: argparse.Namespace) -> int:
     from wdc_orchestration.console.progress import day_progress
     from wdc_orchestration.console.summary import print_summary
     from wdc_orchestration.mesh import MESH_JOB, dagster_home, mesh_definitions
-    from wdc_orchestration.resources.lake import lake_problem
-    from wdc_orchestration.settings import get_settings
 
-    problem = lake_problem(get_settings())  # a missing bucket or bad credentials: before any run
-    if problem:
-        log.error("%s", problem)
-        return 2
+    # The lake was checked before the handler (touches_lake): a missing bucket, bad credentials
+    # or a file where the folder should be fail before any run.
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     defs = mesh_definitions(request.domains, scale_factor=args.scale_factor, seed=args.seed)
     job = defs.resolve_job_def(MESH_JOB)
@@ -235,13 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--start", type=iso_date, required=True, help="first day (YYYY-MM-DD)")
     run.add_argument("--end", type=iso_date, help="last day, inclusive (default: --start)")
     run.add_argument("--domains", help="comma-separated domains (default: all in workspace.yaml)")
-    run.add_argument("--scale-factor", type=float, help="volume; 1 ~ 50k orders/day")
-    run.add_argument("--seed", type=int, help="simulation seed (default WDC_SEED or 42)")
     run.add_argument(
-        "--log-level",
-        default="WARNING",
-        type=str.upper,
-        choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        "--scale-factor",
+        type=scale_factor,
+        help="volume, above 0 and at most 150; 1 ~ 50k orders/day (default WDC_SCALE_FACTOR or 1)",
+    )
+    run.add_argument("--seed", type=int, help="simulation seed (default WDC_SEED or 42)")
+    add_log_level(
+        run,
         help="threshold of Dagster's and the platform's log lines on the terminal (default "
         "WARNING; the progress and the summary always show; the log file keeps INFO)",
     )
@@ -250,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="plant named defects in the freshly landed raw days: KIND[,KIND...] or all "
         "(see docs/quality.md)",
     )
-    run.set_defaults(handler=materialize)
+    run.set_defaults(handler=materialize, touches_lake=True)
 
     ui = commands.add_parser(
         "dev",
@@ -294,17 +295,47 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _check_environment(args: argparse.Namespace) -> None:
+    """The settings every command reads, and the lake for the commands that touch it (they say
+    so with `touches_lake`), before the handler starts: a bad value is a UsageError or a
+    SettingsError here, not a traceback from the first step that uses it."""
+    from wdc_orchestration.logs import configure_logging
+    from wdc_orchestration.settings import get_settings
+
+    settings = get_settings()
+    try:
+        configure_logging()
+    except (FileExistsError, NotADirectoryError):
+        raise UsageError(
+            f"WDC_LOG_DIR={settings.log_dir}: a file is in the way of the folder; point "
+            "WDC_LOG_DIR at a folder (it is created when missing)"
+        ) from None
+    except OSError as error:
+        reason = error.strerror or error
+        raise UsageError(
+            f"WDC_LOG_DIR={settings.log_dir}: cannot write the log there: {reason}"
+        ) from error
+    if getattr(args, "touches_lake", False):
+        from wdc_orchestration.resources.lake import lake_problem
+
+        problem = lake_problem(settings)
+        if problem:
+            raise UsageError(problem)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `wdc` command. Bad input of every kind ends here as one line on stderr and exit
+    2: bad options while parsing (OneLineErrorParser), bad settings (SettingsError) and what
+    the handlers find (UsageError); nothing was written or run by then."""
     args = parse_args(argv)
 
     from wdc_orchestration.console.output import install_console_logging
-    from wdc_orchestration.logs import configure_logging
 
     install_console_logging(getattr(logging, getattr(args, "log_level", "INFO")))
-    configure_logging()
     try:
+        _check_environment(args)
         return args.handler(args)
-    except UsageError as error:
+    except (UsageError, SettingsError) as error:
         log.error("%s", error)
         return USAGE_ERROR
 

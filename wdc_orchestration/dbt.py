@@ -42,9 +42,9 @@ def export_dbt_env() -> None:
 def dbt_target_dir() -> Path:
     """The shared project's target folder: WDC_DBT_TARGET_DIR when set, else dbt_project/target
     (not dbt's own DBT_TARGET_PATH, which would also move the target of every other project a
-    process parses, such as a copy being checked). The prepared manifest depends on the lake's settings (sources' locations),
-    so processes working on different lakes at once (parallel test workers) each keep their own
-    instead of re-parsing over one another's files."""
+    process parses, such as a copy being checked). The prepared manifest depends on the lake's
+    settings (sources' locations), so processes working on different lakes at once (parallel
+    test workers) each keep their own instead of re-parsing over one another's files."""
     configured = os.environ.get("WDC_DBT_TARGET_DIR", "").strip()
     if not configured:
         return DBT_PROJECT_DIR / "target"

@@ -28,7 +28,8 @@ EXTENSION_PACKAGES: dict[str, str] = {
 }
 
 
-def _packaged_binary(package: str) -> Path:
+def packaged_binary(package: str) -> Path:
+    """The extension binary a PyPI extension package ships."""
     module = importlib.import_module(package)
     binaries = sorted(Path(module.__file__).parent.rglob("*.duckdb_extension"))
     if not binaries:
@@ -60,7 +61,7 @@ def ensure_extensions(extension_dir: Path) -> Path:
     )
     try:
         for name in missing:
-            binary = _packaged_binary(EXTENSION_PACKAGES[name])
+            binary = packaged_binary(EXTENSION_PACKAGES[name])
             con.execute(f"INSTALL '{binary}'")
             log.info("installed DuckDB extension %s from %s into %s", name, binary, extension_dir)
     finally:

@@ -21,7 +21,6 @@ refused by name rather than one of them being picked."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import tempfile
 import time
@@ -33,7 +32,12 @@ import pyarrow.parquet as pq
 from wdc_orchestration.generation.request import FileFormat, RawEntity
 from wdc_orchestration.generation.writer import EXTENSIONS
 from wdc_orchestration.logs import TeeLog
-from wdc_orchestration.raw_read_set import MANIFEST_NAME, partition_prefix, sha256_of
+from wdc_orchestration.raw_read_set import (
+    MANIFEST_NAME,
+    manifest_json,
+    partition_prefix,
+    sha256_of,
+)
 from wdc_orchestration.resources.lake import LakeStorage
 
 log = logging.getLogger(__name__)
@@ -138,7 +142,7 @@ def adopt_day(
             "landed_at": dt.datetime.now(dt.UTC).isoformat(),
         }
         # The manifest goes last: its presence means the day landed completely.
-        lake.put_bytes(json.dumps(manifest, indent=2).encode(), manifest_key, Path(scratch))
+        lake.put_bytes(manifest_json(manifest), manifest_key, Path(scratch))
     seconds = time.perf_counter() - started
     log.info(f"adopted {source_key} as {key}: {rows} rows, {size / 1e6:.1f} MB")
     return key, rows, size, digest, schema, seconds

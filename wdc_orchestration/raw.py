@@ -20,7 +20,12 @@ from wdc_orchestration.generation.writer import EXTENSIONS, refreshed, write_chu
 from wdc_orchestration.landing import adopt_day, adoption_params, export_of_day
 from wdc_orchestration.logs import TeeLog
 from wdc_orchestration.partitions import daily_partitions
-from wdc_orchestration.raw_read_set import MANIFEST_NAME, partition_prefix, sha256_of
+from wdc_orchestration.raw_read_set import (
+    MANIFEST_NAME,
+    manifest_json,
+    partition_prefix,
+    sha256_of,
+)
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.simulation import SimulationResource
 
@@ -131,7 +136,7 @@ def land_day(
             "landed_at": dt.datetime.now(dt.UTC).isoformat(),
         }
         # The manifest goes last: its presence means the day landed completely.
-        lake.put_bytes(json.dumps(manifest, indent=2).encode(), manifest_key, Path(scratch))
+        lake.put_bytes(manifest_json(manifest), manifest_key, Path(scratch))
     seconds = time.perf_counter() - started
     log.info(
         f"{outcome} {written.rows} rows in {key} ({written.bytes / 1e6:.1f} MB, "

@@ -26,6 +26,15 @@ from wdc_orchestration.run_window import RunWindow
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "_manifest.json"
+
+
+def manifest_json(manifest: dict[str, object]) -> bytes:
+    """A raw day's manifest as it is written. Strict JSON: a NaN or an infinity (a scale factor
+    once landed as `NaN`) raises here, before the day is marked landed, instead of writing a
+    file no JSON reader takes and that every later run of the day compares against."""
+    return json.dumps(manifest, indent=2, allow_nan=False).encode()
+
+
 RAW_ROOT = "raw"
 
 

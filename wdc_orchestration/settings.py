@@ -23,10 +23,43 @@ def load_dotenv_once() -> None:
     load_dotenv(PROJECT_ROOT / ".env", override=False)
 
 
+class SettingsError(ValueError):
+    """A setting's value cannot be used (`WDC_SEED=abc`, `WDC_SCALE_FACTOR=nan`...). The message
+    is one line naming the variable and what it takes: `wdc` prints it and exits 2."""
+
+
 def _env(name: str, default: str) -> str:
     load_dotenv_once()
     value = os.environ.get(name, "").strip()
     return value or default
+
+
+def _env_int(name: str, default: str) -> int:
+    value = _env(name, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r} is not an integer") from None
+
+
+def _env_float(name: str, default: str) -> float:
+    value = _env(name, default)
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingsError(f"{name}={value!r} is not a number") from None
+
+
+def _env_scale_factor() -> float:
+    from wdc_orchestration.generation.volume import SCALE_FACTOR_RANGE, scale_factor_problem
+
+    value = _env_float("WDC_SCALE_FACTOR", "1.0")
+    if scale_factor_problem(value):
+        text = _env("WDC_SCALE_FACTOR", "1.0")
+        raise SettingsError(
+            f"WDC_SCALE_FACTOR={text} is not a scale factor: use {SCALE_FACTOR_RANGE}"
+        )
+    return value
 
 
 @contextmanager
@@ -220,10 +253,10 @@ def get_settings() -> Settings:
         ),
         dagster_home=Path(_local(_env("DAGSTER_HOME", ".wdc/dagster_home"))),
         log_dir=Path(_local(_env("WDC_LOG_DIR", ".wdc/logs"))),
-        seed=int(_env("WDC_SEED", "42")),
-        scale_factor=float(_env("WDC_SCALE_FACTOR", "1.0")),
+        seed=_env_int("WDC_SEED", "42"),
+        scale_factor=_env_scale_factor(),
         # How long a domain's run waits for another domain's data of the day (a day).
-        upstream_wait_seconds=float(_env("WDC_UPSTREAM_WAIT_SECONDS", "86400")),
+        upstream_wait_seconds=_env_float("WDC_UPSTREAM_WAIT_SECONDS", "86400"),
         s3=S3Settings.from_env() if is_s3(lake_url) or is_s3(data_path) else None,
         ducklake_pool=_ducklake_pool(),
         # DuckDB's own default is 80 % of the machine's RAM: on a 24 GiB machine it never spills,
@@ -236,5 +269,5 @@ def get_settings() -> Settings:
 def _ducklake_pool() -> str:
     value = _env("WDC_DUCKLAKE_POOL", "per_domain")
     if value not in ("single", "per_domain"):
-        raise ValueError(f"WDC_DUCKLAKE_POOL={value!r}: use 'single' or 'per_domain'")
+        raise SettingsError(f"WDC_DUCKLAKE_POOL={value!r}: use 'single' or 'per_domain'")
     return value

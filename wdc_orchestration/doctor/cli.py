@@ -1,6 +1,7 @@
 """`wdc doctor` (registered in wdc_orchestration.cli): every check, one line each, exit 1 when
-any failed. `--fix` does the one safe repair, installing the DuckDB extensions from their
-PyPI packages, and says so."""
+any failed, else a last line saying the environment is ready. `--fix` does the one safe repair,
+installing the DuckDB extensions from their PyPI packages (which the first run would do by
+itself), and says so."""
 
 from __future__ import annotations
 
@@ -73,10 +74,13 @@ def doctor(args: argparse.Namespace) -> int:
     if failed:
         log.error("doctor: %d problem(s): %s", len(failed), ", ".join(failed))
         return 1
+    console.print("ready: this environment can run the platform (`wdc materialize`)", markup=False)
     return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
+    from wdc_orchestration.console.parser import port
+
     parser = commands.add_parser(
         "doctor",
         help="check the environment: extensions, lake, catalog, S3, Postgres, Dagster home, port",
@@ -85,7 +89,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--port",
-        type=int,
+        type=port,
         default=DEFAULT_UI_PORT,
         help=f"the port the Dagster UI will use (default {DEFAULT_UI_PORT})",
     )

@@ -1,18 +1,22 @@
 """`wdc doctor`'s checks of this machine: the DuckDB extensions and the folders it writes.
 
 They only look: nothing is created or repaired here (`--fix` does the one repair, on request).
+Extensions a fresh clone has not installed yet are not a problem: the first run installs them
+from their PyPI packages by itself; the doctor loads them from there meanwhile.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
 from wdc_orchestration.doctor.findings import Finding, fail, first_line, ok
-from wdc_orchestration.duckdb_extensions import EXTENSION_PACKAGES, installed_path
+from wdc_orchestration.duckdb_extensions import EXTENSION_PACKAGES, installed_path, packaged_binary
 from wdc_orchestration.settings import Settings
 
 # --- DuckDB extensions ---------------------------------------------------------------------------
@@ -23,26 +27,37 @@ def missing_extensions(extension_dir: Path) -> list[str]:
 
 
 def check_extensions(settings: Settings) -> Finding:
+    """OK when every extension loads: from the extension folder, or, not installed there yet
+    (a fresh clone), from its PyPI package, which the first command that opens DuckDB installs
+    it from by itself (duckdb_extensions.ensure_extensions). Nothing is installed here."""
     item = "DuckDB extensions"
     folder = settings.duckdb_extension_dir
     missing = missing_extensions(folder)
-    if missing:
-        return fail(
-            item,
-            f"{', '.join(missing)} not installed in {folder}",
-            "`wdc doctor --fix` installs them from the duckdb-extension-* packages (no download)",
-        )
+    if missing and not folder.exists():
+        problem = folder_problem(folder)
+        if problem:
+            return fail(item, problem, "point WDC_DUCKDB_EXTENSION_DIR at a writable folder")
     try:
-        with duckdb_connection(folder) as con:
-            for name in EXTENSION_PACKAGES:
-                con.execute(f"LOAD {name}")
-    except duckdb.Error as error:
-        return fail(item, f"installed but does not load: {first_line(error)}", "`uv sync`")
-    return ok(item, f"{', '.join(EXTENSION_PACKAGES)} load from {folder}")
+        with duckdb_connection(folder):
+            pass
+    except (duckdb.Error, ImportError, RuntimeError) as error:
+        return fail(item, f"do not load: {first_line(error)}", "`uv sync`")
+    names = ", ".join(EXTENSION_PACKAGES)
+    if missing:
+        return ok(
+            item,
+            f"{', '.join(missing)} not in {folder} yet: installed from their PyPI packages on "
+            "first use (no download; `wdc doctor --fix` installs them now)",
+        )
+    return ok(item, f"{names} load from {folder}")
 
 
-def duckdb_connection(extension_dir: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(
+@contextmanager
+def duckdb_connection(extension_dir: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB with every extension the platform uses loaded: from `extension_dir`
+    where installed, else straight from its PyPI package's binary, so the doctor can attach the
+    catalog before the first run installed anything (and installs nothing itself)."""
+    con = duckdb.connect(
         ":memory:",
         config={
             "extension_directory": str(extension_dir),
@@ -50,6 +65,20 @@ def duckdb_connection(extension_dir: Path) -> duckdb.DuckDBPyConnection:
             "autoload_known_extensions": False,
         },
     )
+    try:
+        with tempfile.TemporaryDirectory(prefix="wdc-doctor-ext-") as links:
+            for name, package in EXTENSION_PACKAGES.items():
+                if installed_path(extension_dir, name).exists():
+                    con.execute(f"LOAD {name}")
+                    continue
+                # LOAD by path takes the extension's name from the file's: the packages name
+                # some files otherwise (sqlite.duckdb_extension holds sqlite_scanner).
+                link = Path(links) / f"{name}.duckdb_extension"
+                link.symlink_to(packaged_binary(package))
+                con.execute(f"LOAD '{link}'")
+        yield con
+    finally:
+        con.close()
 
 
 # --- local folders ------------------------------------------------------------------------------

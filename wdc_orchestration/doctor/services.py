@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 
 from wdc_orchestration.doctor.findings import Finding, fail, first_line, ok, skip
-from wdc_orchestration.doctor.local import duckdb_connection, folder_problem, missing_extensions
+from wdc_orchestration.doctor.local import duckdb_connection, folder_problem
 from wdc_orchestration.settings import Settings
 
 NETWORK_TIMEOUT_S = 3.0
@@ -31,8 +31,6 @@ def check_catalog(settings: Settings) -> Finding:
             if problem:
                 return fail(item, problem, "point WDC_DUCKLAKE_CATALOG at a writable place")
             return ok(item, f"{catalog}: not created yet (the first `wdc materialize` does)")
-    if missing_extensions(settings.duckdb_extension_dir):
-        return fail(item, "cannot attach it without the DuckDB extensions", "see above")
     if catalog.startswith("postgres:") and "connect_timeout" not in catalog:
         # libpq waits for ever on a server that accepts the connection and never answers
         catalog = f"{catalog} connect_timeout={int(NETWORK_TIMEOUT_S)}"
@@ -45,6 +43,8 @@ def check_catalog(settings: Settings) -> Finding:
             tables = con.execute(
                 "select count(*) from duckdb_tables() where database_name = 'lakehouse'"
             ).fetchone()[0]
+    except (ImportError, RuntimeError):  # an extension's package is missing or broken
+        return fail(item, "cannot attach it without the DuckDB extensions", "see above")
     except duckdb.Error as error:
         return fail(item, f"cannot attach {catalog}: {first_line(error)}", _catalog_fix(catalog))
     return ok(item, f"{catalog}: attached read-only, {tables} tables")

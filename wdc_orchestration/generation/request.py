@@ -11,6 +11,8 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from wdc_orchestration.generation.volume import scale_factor_problem
+
 FileFormat = Literal["parquet", "csv", "jsonl"]
 
 # The simulated company starts trading on this date; populations grow from it.
@@ -34,6 +36,12 @@ class GenerationRequest:
     chunk_rows: int = 250_000
     # Named defects to plant (used by the data-quality work); empty for a clean day.
     defects: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        # The last line of defence (run config from the UI reaches here unchecked by the CLI).
+        problem = scale_factor_problem(self.scale_factor)
+        if problem:
+            raise ValueError(problem)
 
     def rng(self, *stream: str | int) -> np.random.Generator:
         """A generator seeded by (seed, date, stream...): independent streams, reproducible."""

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import duckdb
 
-from wdc_orchestration.console.parser import iso_date
+from wdc_orchestration.console.parser import (
+    UsageError,
+    existing_dir,
+    existing_file,
+    iso_date,
+    new_file,
+)
 from wdc_orchestration.governance.descriptor import DescriptorError
 from wdc_orchestration.governance.violations import Violation
 
@@ -62,7 +68,7 @@ def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
     from wdc_orchestration.governance.publishing import published_contract
 
     _require_lake(not args.no_data)
-    manifest = json.loads(args.manifest.read_text()) if args.manifest else None
+    manifest = read_manifest(args.manifest) if args.manifest else None
     inputs = load_inputs(args.domains_dir, manifest)
     with_data = not args.no_data
     with ExitStack() as stack:
@@ -88,8 +94,7 @@ def policy_check(args: argparse.Namespace) -> int:
     try:
         violations, context = _violations(args)
     except (DescriptorError, duckdb.Error, OSError, ValueError) as error:
-        log.error("cannot check the policies: %s", error)
-        return 2
+        raise UsageError(f"cannot check the policies: {error}") from error
     if args.format == "json":
         sys.stdout.write(json.dumps([v.as_dict() for v in violations], indent=2) + "\n")
     else:
@@ -108,8 +113,7 @@ def catalog(args: argparse.Namespace) -> int:
     try:
         violations, context = _violations(args)
     except (DescriptorError, duckdb.Error, OSError, ValueError) as error:
-        log.error("cannot build the catalog: %s", error)
-        return 2
+        raise UsageError(f"cannot build the catalog: {error}") from error
     entries = catalog_entries(
         context["inputs"].descriptors, violations, context["lake"], context["publications"]
     )
@@ -162,14 +166,36 @@ def policy_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def contracts_dir(value: str) -> Path:
+    """An argparse `type` for --domains-dir: a folder with product contracts in it. Any other
+    folder (a typo, one domain's folder) read as models without contracts: "20 policy
+    violation(s) in 0 product(s)", or a sync of nothing that passed."""
+    from wdc_orchestration.governance.descriptor import descriptor_paths
+
+    path = existing_dir(value)
+    if not descriptor_paths(path):
+        raise argparse.ArgumentTypeError(
+            f"{value} holds no product contracts (<domain>/products/*.yaml)"
+        )
+    return path
+
+
+def read_manifest(path: Path) -> dict:
+    """A dbt manifest given with --manifest; a file that is not JSON is named in the error."""
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"--manifest {path}: not a dbt manifest.json ({error})") from error
+
+
 def _inputs_options(parser: argparse.ArgumentParser) -> None:
     from wdc_orchestration.governance.descriptor import DOMAINS_DIR
 
     parser.add_argument(
-        "--domains-dir", type=Path, default=DOMAINS_DIR, help="where the descriptors live"
+        "--domains-dir", type=contracts_dir, default=DOMAINS_DIR, help="where the descriptors live"
     )
     parser.add_argument(
-        "--manifest", type=Path, help="a dbt manifest.json (default: parse the project)"
+        "--manifest", type=existing_file, help="a dbt manifest.json (default: parse the project)"
     )
 
 
@@ -184,7 +210,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     check.add_argument("--no-data", action="store_true", help="skip the data-level checks")
     check.add_argument("--format", choices=["text", "json"], default="text")
     _inputs_options(check)
-    check.set_defaults(handler=policy_check)
+    check.set_defaults(handler=policy_check, touches_lake=True)
 
     iam = sub.add_parser("iam", help="S3 IAM policy documents per domain role")
     iam.add_argument("--bucket", help="bucket (default: from an s3:// WDC_LAKE_URL)")
@@ -195,13 +221,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     purge = sub.add_parser("purge", help="delete raw personal data past its retention")
     purge.add_argument("--dry-run", action="store_true", help="only list what would go")
     purge.add_argument("--as-of", type=iso_date, help="the day to count retention from")
-    purge.set_defaults(handler=policy_purge)
+    purge.set_defaults(handler=policy_purge, touches_lake=True)
 
     report = commands.add_parser("catalog", help="the data products and their status")
     report.add_argument("--format", choices=["text", "markdown", "json"], default="text")
-    report.add_argument("--output", type=Path, help="write the report to this file")
+    report.add_argument("--output", type=new_file, help="write the report to this file")
     report.add_argument("--no-data", action="store_true", help="skip the data-level checks")
     _inputs_options(report)
-    report.set_defaults(handler=catalog)
+    report.set_defaults(handler=catalog, touches_lake=True)
 
     register_products(commands)  # `wdc contracts sync`, `wdc new-product`

@@ -38,7 +38,7 @@ from pydantic import (
 )
 
 from wdc_orchestration.settings import PROJECT_ROOT
-from wdc_orchestration.yamlio import load_yaml
+from wdc_orchestration.yamlio import YamlFileError, read_yaml_file
 
 log = logging.getLogger(__name__)
 
@@ -612,9 +612,9 @@ def parse_descriptor(
 
 def load_descriptor(path: Path) -> ProductDescriptor:
     try:
-        data = load_yaml(path.read_text())
-    except yaml.YAMLError as error:
-        raise DescriptorError(f"{path}: not valid YAML: {error}") from error
+        data = read_yaml_file(path)
+    except YamlFileError as error:
+        raise DescriptorError(str(error)) from error
     if _is_pre_odcs(data):
         # the files in the repository are ODCS; only published history is converted
         raise DescriptorError(

@@ -14,6 +14,7 @@ from typing import Any
 
 import duckdb
 
+from wdc_orchestration.console.parser import existing_dir, existing_file
 from wdc_orchestration.governance.descriptor import DOMAINS_DIR, DescriptorError
 from wdc_orchestration.settings import DBT_PROJECT_DIR
 
@@ -128,9 +129,16 @@ def new_product_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _paths(parser: argparse.ArgumentParser) -> None:
+def _paths(parser: argparse.ArgumentParser, contracts: bool = True) -> None:
+    """--domains-dir (with contracts in it, unless the command writes the first), checked while
+    parsing: a typo is one line, not a sync of nothing. The dbt project: by the handlers."""
+    from wdc_orchestration.governance.cli import contracts_dir
+
     parser.add_argument(
-        "--domains-dir", type=Path, default=DOMAINS_DIR, help="where the descriptors live"
+        "--domains-dir",
+        type=contracts_dir if contracts else existing_dir,
+        default=DOMAINS_DIR,
+        help="where the descriptors live",
     )
     parser.add_argument(
         "--dbt-project-dir", type=Path, default=DBT_PROJECT_DIR, help="the dbt project"
@@ -167,6 +175,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     new.add_argument(
         "--from", dest="model", metavar="MODEL", required=True, help="the private dbt model"
     )
-    new.add_argument("--manifest", type=Path, help="a dbt manifest.json (default: the project's)")
-    _paths(new)
+    new.add_argument(
+        "--manifest", type=existing_file, help="a dbt manifest.json (default: the project's)"
+    )
+    _paths(new, contracts=False)
     new.set_defaults(handler=new_product_command)

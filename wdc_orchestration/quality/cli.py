@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 
-from wdc_orchestration.console.parser import UsageError, iso_date
+from wdc_orchestration.console.parser import UsageError, add_log_level, iso_date
 
 log = logging.getLogger("wdc_orchestration.cli")
 
@@ -127,7 +127,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     listing = actions.add_parser("list", help="the quarantined raw days (open ones by default)")
     listing.add_argument("--domain", help="only this domain")
     listing.add_argument("--all", action="store_true", help="also the days a retry resolved")
-    listing.set_defaults(handler=list_command)
+    listing.set_defaults(handler=list_command, touches_lake=True)
     retry = actions.add_parser(
         "retry",
         help="land a failed day again once its source is fixed, rebuild it and its consumers",
@@ -137,5 +137,5 @@ def register(commands: argparse._SubParsersAction) -> None:
     retry.add_argument(
         "--force", action="store_true", help="rebuild even with nothing quarantined or open"
     )
-    retry.add_argument("--log-level", default="WARNING", help="Dagster console log level")
-    retry.set_defaults(handler=retry_command)
+    add_log_level(retry, help="Dagster console log level (default WARNING)")
+    retry.set_defaults(handler=retry_command, touches_lake=True)

@@ -107,6 +107,17 @@ class LocalLakeStorage(LakeStorage):
     def read_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
+    def check_access(self) -> None:
+        # Only looks (a preflight writes nothing): a file where the folder, or one of its parents,
+        # should be ended in a NotADirectoryError traceback from the first step that wrote.
+        path = Path(self.root)
+        blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise LakeAccessError(
+                f"WDC_LAKE_URL={self.root}: {blocker} is a file, not a folder; point "
+                "WDC_LAKE_URL at a folder (it is created when missing)"
+            )
+
     def move(self, key: str, new_key: str) -> None:
         source, target = self._path(key), self._path(new_key)
         if not source.exists() and target.exists():

@@ -63,6 +63,10 @@ def load_inputs(
 ) -> GovernanceInputs:
     """Descriptors and raw retention from `domains_dir`; the project's manifest and the lake's
     approved access requests unless given."""
+    # The contracts first: a broken one is reported before dbt parses the project (seconds, and
+    # it creates the catalog's folder).
+    descriptors = load_descriptors(domains_dir)
+    raw_retention = load_raw_retention(domains_dir)
     if manifest is None:
         from wdc_orchestration.dbt import load_manifest
 
@@ -70,10 +74,7 @@ def load_inputs(
     if grants is None:
         grants = _lake_grants()
     return GovernanceInputs(
-        descriptors=load_descriptors(domains_dir),
-        manifest=manifest,
-        raw_retention=load_raw_retention(domains_dir),
-        grants=grants,
+        descriptors=descriptors, manifest=manifest, raw_retention=raw_retention, grants=grants
     )
 
 

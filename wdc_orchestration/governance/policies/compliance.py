@@ -21,7 +21,7 @@ from wdc_orchestration.governance.descriptor import (
 )
 from wdc_orchestration.governance.manifest import raw_entities
 from wdc_orchestration.governance.violations import Violation
-from wdc_orchestration.yamlio import load_yaml
+from wdc_orchestration.yamlio import YamlFileError, read_yaml_file
 
 RAW_RETENTION_FILE = "_raw_retention.yaml"
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -45,7 +45,10 @@ def load_raw_retention(domains_dir: Path = DOMAINS_DIR) -> dict[str, dict[str, R
     """domain -> entity -> retention, from domains/<domain>/products/_raw_retention.yaml."""
     result: dict[str, dict[str, RawRetention]] = {}
     for path in sorted(domains_dir.glob(f"*/products/{RAW_RETENTION_FILE}")):
-        data = load_yaml(path.read_text()) or {}
+        try:
+            data = read_yaml_file(path) or {}
+        except YamlFileError as error:
+            raise DescriptorError(str(error)) from error
         try:
             entities = {
                 name: RawRetention.model_validate(entry)
