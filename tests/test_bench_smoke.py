@@ -12,7 +12,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bench.common import PROJECT_ROOT, parse_report
+
+pytestmark = pytest.mark.e2e  # each bench runs the mesh at SF 0.01
 
 TINY = "0.01"
 BENCH_ROOT = Path(tempfile.gettempdir()) / f"wdc-bench-smoke-{os.getpid()}"

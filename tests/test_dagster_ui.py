@@ -28,6 +28,8 @@ from tests.dagster_ui import (
 )
 from wdc_orchestration.mesh import domain_modules
 
+pytestmark = [pytest.mark.browser, pytest.mark.daemon]
+
 PRODUCT = ("sales", "fct_orders")
 RAW_ASSET = ("catalog", "raw", "categories")
 GRAPHQL_JOB = ("customers", "customers_daily")

@@ -28,6 +28,8 @@ from tests.dagster_ui import (
 from wdc_orchestration.mesh import INSTANCE_YAML, WORKSPACE_FILE, domain_modules
 from wdc_orchestration.settings import PROJECT_ROOT, isolated_lake_env
 
+pytestmark = [pytest.mark.browser, pytest.mark.daemon]
+
 BROKEN = "finance"
 HEALTHY_RUN = ("customers", "customers_daily")  # no upstream domain: runs on an empty lake
 BREAKAGE = "from domains.finance.simulator import NOT_A_NAME_IT_HAS  # planted by the test\n"

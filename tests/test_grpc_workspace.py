@@ -36,6 +36,8 @@ from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.mesh import domain_modules
 from wdc_orchestration.settings import environment, isolated_lake_env
 
+pytestmark = pytest.mark.daemon  # gRPC code servers, the daemon, the webserver
+
 DAY = "2026-11-01"
 DAGSTER_DB = "wdc_grpc_dagster"
 # every data product (where its rows of a day are: tests/products.py)

@@ -51,6 +51,8 @@ NOT_COPIED = shutil.ignore_patterns(
     ".git", ".venv", ".lake", ".wdc", ".env", "target", "logs", "__pycache__", ".pytest_cache",
     ".ruff_cache", "test-artifacts", "results",
 )  # fmt: skip
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]  # scaffolds, materialises, shows it in the UI
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "new_domain"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -36,6 +36,8 @@ from wdc_orchestration.devserver import DagsterDev, launch_all
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.settings import environment, get_settings, isolated_lake_env
 
+pytestmark = pytest.mark.daemon  # dagster dev: webserver and daemon
+
 T = TypeVar("T")
 DOMAINS = ["customers", "catalog", "sales", "finance", "logistics"]
 DAY_3, DAY_4, DAY_5 = "2026-11-03", "2026-11-04", "2026-11-05"

@@ -31,6 +31,8 @@ from wdc_orchestration.quality.incidents import list_incidents
 from wdc_orchestration.resources.lake import LocalLakeStorage
 from wdc_orchestration.settings import PROJECT_ROOT, environment, get_settings, isolated_lake_env
 
+pytestmark = pytest.mark.browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -54,6 +54,8 @@ from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.mesh import instance_yaml, load_domain_specs
 from wdc_orchestration.settings import environment, get_settings, isolated_lake_env
 
+pytestmark = pytest.mark.daemon  # dagster dev on PostgreSQL
+
 CATALOG_DB = "wdc_concurrent_ducklake"
 DAGSTER_DB = "wdc_concurrent_dagster"
 DAYS = (DAY_1, DAY_2)

@@ -20,6 +20,8 @@ from filelock import FileLock
 from tests.mesh_compare import Lake, assert_same_products, attached, file_port_files
 from wdc_orchestration.settings import environment
 
+pytestmark = pytest.mark.e2e  # every case materialises lakes of its own
+
 DAYS = ("2026-11-01", "2026-11-02", "2026-11-03")
 DOMAINS = ["customers", "catalog", "sales", "finance", "logistics"]
 
