@@ -158,6 +158,9 @@ class ProcessRun:
     # peak of the largest single descendant (e.g. one dbt invocation)
     peak_child_rss_mib: float
     samples: list[tuple[float, float]] = field(default_factory=list)
+    # user + system CPU of the process and the descendants it reaped (wait4's rusage): what a
+    # busy machine inflates least, unlike the wall time
+    cpu_seconds: float = 0.0
 
 
 def run_process(
@@ -214,6 +217,7 @@ def run_process(
             peak_main_rss_mib=main_peak,
             peak_child_rss_mib=peaks["child"] / 1024,
             samples=samples,
+            cpu_seconds=(usage.ru_utime + usage.ru_stime) if usage else 0.0,
         )
 
 
@@ -240,7 +244,12 @@ def domains_arg(domains: Sequence[str] | None) -> list[str]:
 
 
 def materialize_day(
-    day: dt.date, scale_factor: float, seed: int, domains: Sequence[str] | None, what: str
+    day: dt.date,
+    scale_factor: float,
+    seed: int,
+    domains: Sequence[str] | None,
+    what: str,
+    log_level: str = "WARNING",
 ) -> ProcessRun:
     """One day of the mesh through `wdc materialize` in a fresh process (a nightly run), timed;
     the benchmark stops when it fails."""
@@ -248,7 +257,7 @@ def materialize_day(
         "-m", "wdc_orchestration.cli", "materialize",
         "--start", day.isoformat(), "--end", day.isoformat(),
         "--scale-factor", str(scale_factor), "--seed", str(seed),
-        "--log-level", "WARNING", *domains_arg(domains),
+        "--log-level", log_level, *domains_arg(domains),
     )  # fmt: skip
     return check(run_process(command), what)
 

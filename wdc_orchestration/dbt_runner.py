@@ -120,6 +120,20 @@ def _close_duckdb_environment() -> None:
         environment.close()
 
 
+def _slowest(results: list[Any], count: int = 3) -> str:
+    """The nodes that took longest, for the summary line: where a growing step spends its time
+    (bench.incremental reads them from the platform log)."""
+    timed = [
+        (float(getattr(r, "execution_time", 0.0) or 0.0), r.node.name)
+        for r in results
+        if getattr(r, "node", None) is not None
+    ]
+    top = sorted(timed, reverse=True)[:count]
+    if not top or top[0][0] < 0.01:
+        return ""
+    return "; slowest: " + ", ".join(f"{name} {secs:.2f}s" for secs, name in top)
+
+
 def _count_statuses(results: Sequence[Any]) -> str:
     counts: dict[str, int] = {}
     for result in results:
@@ -305,6 +319,7 @@ class DbtRunner(dg.ConfigurableResource):
         summary = (
             f"dbt {command}: {'ok' if outcome.success else 'FAILED'} in {seconds:.2f}s, "
             + _count_statuses(results)
+            + _slowest(results)
         )
         log.info(summary)
         if step_log is not None:
