@@ -26,6 +26,7 @@ from wdc_orchestration.governance.publishing import (
 from wdc_orchestration.quality.freshness import parse_duration, warn_window
 from wdc_orchestration.quality.incidents import Incident
 from wdc_orchestration.resources.lake import LakeStorage
+from wdc_orchestration.settings import mask_secrets
 from wdc_portal.data.runs import CheckResult
 
 FRESH, WARN, LATE, NEVER = "fresh", "warn", "late", "never built"
@@ -159,7 +160,9 @@ def preview(reader: ProductReader, d: ProductDescriptor, limit: int = 20) -> pd.
 
 
 def ducklake_snippet(d: ProductDescriptor, catalog: str, data_path: str) -> str:
-    """Plain DuckDB against the SQL port (read-only attach of the DuckLake catalog)."""
+    """Plain DuckDB against the SQL port (read-only attach of the DuckLake catalog); a secret
+    in the catalog (`password=...`) shows masked: the reader brings their own."""
+    catalog = mask_secrets(catalog)
     return (
         "INSTALL ducklake; -- once\n"
         f"ATTACH 'ducklake:{catalog}' AS lakehouse (DATA_PATH '{data_path}', READ_ONLY);\n"
