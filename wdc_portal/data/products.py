@@ -15,7 +15,7 @@ from wdc_orchestration.governance.access_requests import (
     AccessRequest,
     list_requests,
 )
-from wdc_orchestration.governance.descriptor import ProductDescriptor, product_prefix
+from wdc_orchestration.governance.descriptor import Column, ProductDescriptor, product_prefix
 from wdc_orchestration.governance.product_reader import ProductReader, Snapshot, time_travel
 from wdc_orchestration.governance.publishing import (
     DEPRECATION,
@@ -149,11 +149,21 @@ def snapshots_table(d: ProductDescriptor, snapshots: list[Snapshot]) -> pd.DataF
     )
 
 
-def preview(reader: ProductReader, d: ProductDescriptor, limit: int = 20) -> pd.DataFrame:
+def preview(
+    reader: ProductReader,
+    d: ProductDescriptor,
+    limit: int = 20,
+    columns: Iterable[Column] | None = None,
+) -> pd.DataFrame:
     """The first rows through the SQL port, every value as DuckDB's text (what a consumer's
-    `SELECT ...::VARCHAR` prints: exact decimals, timestamps with their zone)."""
+    `SELECT ...::VARCHAR` prints: exact decimals, timestamps with their zone). `columns`: the
+    ones the viewer may see (auth/rules.visible_columns; default all): the others are never
+    selected, so they never leave DuckDB."""
+    shown = list(d.columns if columns is None else columns)
+    if not shown:
+        return pd.DataFrame()
     order = ", ".join(f'"{c.name}"' for c in d.columns if c.primary_key) or "ALL"
-    columns = ", ".join(f'CAST("{c.name}" AS VARCHAR) AS "{c.name}"' for c in d.columns)
+    columns = ", ".join(f'CAST("{c.name}" AS VARCHAR) AS "{c.name}"' for c in shown)
     return reader.query(
         f"SELECT {columns} FROM {d.sql_port} ORDER BY {order} LIMIT {int(limit)}"
     ).fillna("NULL")
