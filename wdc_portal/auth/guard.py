@@ -173,6 +173,12 @@ class PortalGui(Gui):
         refusal = self._message_refusal(msg_type, message) if isinstance(message, dict) else "?"
         if refusal is not None:
             log.warning("websocket message refused: %s", refusal)
+            # Acknowledged all the same (nothing done): the front end, and a script, do not
+            # wait for an answer that never comes.
+            ack_id = message.get("ack_id") if isinstance(message, dict) else None
+            sid = getattr(request, "sid", None)
+            if ack_id and sid:
+                self._server._ws.emit("message", {"type": "ACK", "id": ack_id}, to=sid)
             return
         super()._manage_message(msg_type, message)
 
