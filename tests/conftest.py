@@ -23,8 +23,10 @@ from tests.infra import (
     postgres_cluster,
     s3_server,
 )
+from tests.scope_order import ScopeDurations, load_weights, longest_scopes_first
 from wdc_orchestration.settings import (
     DBT_PROJECT_DIR,
+    PROJECT_ROOT,
     environment,
     get_settings,
     isolated_lake_env,
@@ -145,6 +147,8 @@ _FIXTURE_MARKERS = {
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # after pytest-randomly's shuffle (a wrapper that runs first): the longest scopes go first
+    longest_scopes_first(items, load_weights())
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         for fixture, markers in _FIXTURE_MARKERS.items():
@@ -154,6 +158,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         # a browser or a daemon is always end to end
         if item.get_closest_marker("browser") or item.get_closest_marker("daemon"):
             item.add_marker("e2e")
+
+
+PROJECT_ARTIFACTS = Path(os.environ.get("WDC_TEST_ARTIFACTS", PROJECT_ROOT / "test-artifacts"))
+_SCOPE_DURATIONS = ScopeDurations(PROJECT_ARTIFACTS / "scope-durations.json")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _SCOPE_DURATIONS.add(report)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # xdist's workers report to the controller, which records the whole run once
+    if not hasattr(session.config, "workerinput"):
+        _SCOPE_DURATIONS.write(int(exitstatus))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

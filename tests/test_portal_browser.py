@@ -8,6 +8,7 @@ beside its log); docs/images/portal-*.png were taken from there."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -420,3 +421,56 @@ def test_the_portal_refuses_other_origins_and_serves_no_source(portal_url: str) 
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(evil, timeout=30)
     assert refused.value.code == 403
+
+
+def test_a_state_products_page_shows_its_history_and_the_state_as_of_a_day(
+    page, defect_lake: MeshLake
+) -> None:
+    from wdc_portal.data.history import as_of_predicate
+
+    d = load_descriptors()["catalog.dim_products"]
+    _open(page, f"/product?product={d.id}", "#product-header", d.id)
+    playwright.expect(page.locator("#history")).to_contain_text("History")
+    with defect_lake.connect() as con:
+        changed = [
+            str(day)
+            for (day,) in con.execute(
+                f"SELECT DISTINCT valid_from FROM {d.sql_port} ORDER BY 1"
+            ).fetchall()
+        ]
+    assert len(changed) >= 2, "the catalog's products change every day: two days, two versions"
+    playwright.expect(page.locator("#history-table tbody tr")).to_have_count(len(changed))
+    playwright.expect(page.locator("#history-table")).to_contain_text(changed[-1])
+    assert [row[0] for row in _table(page, "#history-table")] == changed
+    # by default the state as of the last day the history changed
+    playwright.expect(page.locator("#as-of-note")).to_contain_text(changed[-1])
+    # choose the first day in the date control (en-US field: month, day, year)
+    first = changed[0]
+    field = page.locator("#as-of-day input")
+    field.click()
+    page.keyboard.press("Home")
+    page.keyboard.type(f"{first[5:7]}{first[8:10]}{first[0:4]}")
+    page.keyboard.press("Tab")
+    playwright.expect(field).to_have_value(f"{first[5:7]}/{first[8:10]}/{first[0:4]}")
+    page.click("#as-of-button")
+    playwright.expect(page.locator("#as-of-note")).to_contain_text(first, timeout=TIMEOUT_MS)
+    playwright.expect(page.locator("#as-of-snippet")).to_contain_text(
+        f"WHERE {as_of_predicate(dt.date.fromisoformat(first))}"
+    )
+    key = d.time_model.key[0]
+    names = [c.name for c in d.columns]
+    with defect_lake.connect() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        expected = con.execute(
+            "SELECT " + ", ".join(f"coalesce(CAST({n} AS VARCHAR), 'NULL')" for n in names)
+            + f" FROM {d.sql_port} WHERE {as_of_predicate(dt.date.fromisoformat(first))}"
+            + f" ORDER BY {key} LIMIT 20"
+        ).fetchall()  # fmt: skip
+    assert expected and all(row[names.index("valid_from")] == first for row in expected)
+    # rows are drawn before their cells fill: wait for the chosen day's versions in the cells
+    rows = page.locator("#as-of-rows tbody tr")
+    playwright.expect(rows).to_have_count(len(expected), timeout=TIMEOUT_MS)
+    valid_from = rows.first.locator("td").nth(names.index("valid_from"))
+    playwright.expect(valid_from).to_have_text(first, timeout=TIMEOUT_MS)
+    assert _table(page, "#as-of-rows") == [list(row) for row in expected]
+    _shot(page, "product-history")

@@ -60,10 +60,11 @@ def state_as_of(
     """The first rows of the state on `day` (every value as DuckDB's text, like the preview)."""
     _require_state(d)
     keys = d.time_model.key if d.time_model and d.time_model.key else []
-    order = ", ".join(f'"{k}"' for k in keys) or "ALL"
-    columns = ", ".join(f'CAST("{c.name}" AS VARCHAR) AS "{c.name}"' for c in d.columns)
+    # ordered by the table's key columns (`v.`), not by their text aliases: 1, 2, ... not 1, 10
+    order = ", ".join(f'v."{k}"' for k in keys) or "ALL"
+    columns = ", ".join(f'CAST(v."{c.name}" AS VARCHAR) AS "{c.name}"' for c in d.columns)
     return reader.query(
-        f"SELECT {columns} FROM {d.sql_port} WHERE {as_of_predicate(day)} "
+        f"SELECT {columns} FROM {d.sql_port} AS v WHERE {as_of_predicate(day)} "
         f"ORDER BY {order} LIMIT {int(limit)}"
     ).fillna("NULL")
 

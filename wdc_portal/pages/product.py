@@ -1,14 +1,20 @@
 """A product's page: its contract (purpose, usage, limitations, columns with classification),
 allowed consumers and versions, DuckLake snapshots with their time-travel query, the latest
-checks and incidents, a preview through its SQL port, and how to read it with DuckDB."""
+checks and incidents, a preview through its SQL port, a state product's history (the state as of
+a chosen day, docs/time_model.md), and how to read it with DuckDB."""
 
 from __future__ import annotations
+
+import datetime as dt
+import logging
 
 import pandas as pd
 from taipy.gui import Markdown, State
 
 from wdc_orchestration.governance.access_requests import list_requests
+from wdc_orchestration.governance.descriptor import ProductDescriptor
 from wdc_portal.context import portal
+from wdc_portal.data import history
 from wdc_portal.data import products as data
 from wdc_portal.data.health import load_health
 from wdc_portal.pages.common import EMPTY, markdown_list
@@ -28,6 +34,14 @@ preview = EMPTY
 preview_note = ""
 ducklake_sql = ""
 parquet_sql = ""
+has_history = False
+history_table = EMPTY
+as_of_day: dt.date | None = None
+as_of_note = ""
+as_of_rows = EMPTY
+as_of_sql = ""
+
+log = logging.getLogger(__name__)
 
 
 def load(state: State, params: dict[str, str]) -> None:
@@ -103,6 +117,68 @@ def show(state: State, *_: object) -> None:
         d, p.settings.ducklake_catalog, p.settings.ducklake_data_path
     )
     state.parquet_sql = data.parquet_snippet(d, p.settings.lake_url)
+    show_history(state, built)
+
+
+def show_history(state: State, built: bool) -> None:
+    """A state product's history: the days it changed and the state as of the chosen day (the
+    last day it changed unless a day inside the history is chosen)."""
+    p = portal()
+    d = p.descriptors[state.product]
+    state.has_history = history.is_state_product(d)
+    if not state.has_history:
+        return
+    days = history.history_days(p.reader, d) if built else EMPTY
+    state.history_table = days
+    if not built or days.empty:
+        state.as_of_day = None
+        state.as_of_rows = EMPTY
+        state.as_of_sql = ""
+        state.as_of_note = f"`{d.sql_port}` has no history yet."
+        return
+    changed = [dt.date.fromisoformat(day) for day in days["day"]]
+    chosen = _day(state.as_of_day)
+    if chosen is None or not changed[0] <= chosen <= changed[-1]:
+        chosen = changed[-1]
+    state.as_of_day = chosen
+    _show_state_on(state, d, chosen)
+
+
+def show_as_of(state: State, *_: object) -> None:
+    """The button's callback: the state of the product as of the day in the date control. Not
+    the date control's own on_change: typing a date sends a valid date at every keystroke, and
+    the callbacks' answers raced each other's tables (the last one did not always win)."""
+    p = portal()
+    d = p.descriptors[state.product]
+    day = _day(state.as_of_day)
+    if not history.is_state_product(d) or day is None or not p.reader.exists(d.id):
+        return
+    _show_state_on(state, d, day)
+
+
+def _show_state_on(state: State, d: ProductDescriptor, day: dt.date) -> None:
+    p = portal()
+    rows = history.state_as_of(p.reader, d, day)
+    state.as_of_rows = rows
+    state.as_of_note = (
+        f"The state of `{d.sql_port}` as of **{day.isoformat()}**: the versions with "
+        f"`valid_from <= {day.isoformat()} < valid_to` (first {len(rows)} rows by key)."
+    )
+    state.as_of_sql = history.as_of_snippets(d, day, p.settings.lake_url)
+
+
+def _day(value: object) -> dt.date | None:
+    # Taipy's date control hands back a datetime (midnight, local) or, before a choice, None.
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            log.warning("as-of day %r is not a date", value)
+    return None
 
 
 page = Markdown(
@@ -147,6 +223,30 @@ page = Markdown(
 <|{preview_note}|text|mode=markdown|>
 
 <|{preview}|table|show_all|rebuild|id=preview|>
+
+<|part|render={has_history}|id=history|
+### History (a state product: type-2 versions)
+The days on which the state changed: versions that began and ended, and how many keys held a
+version on that day (what an as-of join of a fact of that day finds).
+
+<|{history_table}|table|page_size=10|rebuild|id=history-table|>
+
+<|layout|columns=auto auto|
+<|{as_of_day}|date|label=State as of|id=as-of-day|>
+
+<|Show the state on that day|button|on_action=show_as_of|id=as-of-button|>
+|>
+
+<|part|id=as-of-note|
+<|{as_of_note}|text|mode=markdown|>
+|>
+
+<|{as_of_rows}|table|show_all|rebuild|id=as-of-rows|>
+
+<|part|id=as-of-snippet|
+<|{as_of_sql}|text|mode=pre|>
+|>
+|>
 
 ### Read it with DuckDB
 <|layout|columns=1 1|
