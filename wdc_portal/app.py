@@ -47,7 +47,7 @@ def _pages() -> dict[str, ModuleType]:
 # every name a page uses is here).
 CALLBACKS: dict[str, tuple[str, ...]] = {
     "marketplace": ("apply_filters", "open_product"),
-    "product": ("show",),
+    "product": ("show", "show_as_of"),
     "lineage": ("show",),
     "access": ("request_access", "approve", "reject"),
 }
