@@ -30,6 +30,7 @@ from typing import Any
 
 from bench.common import log, materialize_day, report, setup_logging, temp_lake
 from bench.nightly import DOMAINS
+from wdc_orchestration.governance.pseudonymisation import DEVELOPMENT_KEY, KEY_VARIABLE
 from wdc_orchestration.settings import environment
 
 CATALOG_DB = "wdc_bench_ducklake"
@@ -138,7 +139,14 @@ def run_catalog(
         temp_lake(f"catalogs-{kind}") as root,
         postgres_catalog() if kind == "postgres" else nullcontext(None) as setting,
         environment(
-            {"WDC_DUCKLAKE_CATALOG": setting, "WDC_DUCKLAKE_POOL": "per_domain"} if setting else {}
+            {
+                "WDC_DUCKLAKE_CATALOG": setting,
+                "WDC_DUCKLAKE_POOL": "per_domain",
+                # remote storage: the public key is no fallback (governance/pseudonymisation.py)
+                KEY_VARIABLE: os.environ.get(KEY_VARIABLE) or DEVELOPMENT_KEY,
+            }
+            if setting
+            else {}
         ),
     ):
         log.info("%s: the day before (%s), once", kind, first)

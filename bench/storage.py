@@ -44,6 +44,7 @@ from bench.common import (
     temp_lake,
 )
 from bench.nightly import daemon_path
+from wdc_orchestration.governance.pseudonymisation import DEVELOPMENT_KEY, KEY_VARIABLE
 from wdc_orchestration.settings import environment
 
 BACKENDS = ("sqlite", "postgres")
@@ -67,6 +68,9 @@ def backend_environment(backend: str, postgres: Any, name: str) -> Iterator[None
             "DAGSTER_PG_DB": f"{name}_dagster",
             "DAGSTER_PG_USERNAME": "postgres",
             "WDC_DBT_THREADS": "",
+            # A PostgreSQL catalog is remote storage: the public development key is only the
+            # fallback for an all-local mesh, so the bench names it (comparable with SQLite's).
+            KEY_VARIABLE: os.environ.get(KEY_VARIABLE) or DEVELOPMENT_KEY,
         }
     ):
         yield

@@ -10,7 +10,7 @@ import pytest
 from dagster_aws.s3 import S3Resource
 from moto.server import ThreadedMotoServer
 
-from wdc_orchestration.resources.lake import LakeStorage, LocalLakeStorage
+from wdc_orchestration.resources.lake import LakeKeyError, LakeStorage, LocalLakeStorage, check_key
 from wdc_orchestration.resources.s3_lake import S3LakeStorage
 
 
@@ -64,3 +64,75 @@ def test_s3_urls_carry_bucket_and_prefix() -> None:
     lake = S3LakeStorage(bucket="wdc-lake", prefix="prod/", s3=S3Resource())
     assert lake.url("raw/x.parquet") == "s3://wdc-lake/prod/raw/x.parquet"
     assert lake.url() == "s3://wdc-lake/prod"
+
+
+ESCAPES = [
+    "/etc/passwd",
+    "../outside.json",
+    "governance/access_requests/../../../outside.json",
+    "raw/..",
+    "raw\\..\\..\\outside.json",
+    "raw/x\x00.json",
+    "s3://other-bucket/key",
+    "C:/Windows/win.ini",
+]
+
+
+@pytest.mark.parametrize("key", ESCAPES)
+def test_no_key_leaves_the_lake_whatever_the_call(
+    lake: LakeStorage, tmp_path: Path, key: str
+) -> None:
+    source = tmp_path / "payload.json"
+    source.write_bytes(b"{}")
+    calls = {
+        "url": lambda: lake.url(key),
+        "exists": lambda: lake.exists(key),
+        "list_keys": lambda: lake.list_keys(key),
+        "put_file": lambda: lake.put_file(source, key),
+        "put_bytes": lambda: lake.put_bytes(b"{}", key, tmp_path / "scratch"),
+        "read_bytes": lambda: lake.read_bytes(key),
+        "move from": lambda: lake.move(key, "quarantine/x.json"),
+        "move to": lambda: lake.move("raw/x.json", key),
+    }
+    for name, call in calls.items():
+        with pytest.raises(LakeKeyError):
+            call()
+            pytest.fail(f"{name}({key!r}) was accepted")
+    # nothing was written anywhere under the test's folder but the source itself
+    written = sorted(p.name for p in tmp_path.rglob("*") if p.is_file())
+    assert written == ["payload.json"]
+
+
+def test_keys_inside_the_lake_still_work(lake: LakeStorage, tmp_path: Path) -> None:
+    """Dots inside names, globs, trailing slashes and the root are ordinary keys."""
+    lake.put_bytes(b"1", "products/sales/fct_orders/v1/current.json", tmp_path / "scratch")
+    assert lake.list_keys("products/sales/") == ["products/sales/fct_orders/v1/current.json"]
+    assert lake.url("raw/sales/orders/*/*.parquet").endswith("raw/sales/orders/*/*.parquet")
+    assert lake.url("").rstrip("/") == lake.url()
+    assert check_key("a/..b/c..d/.hidden") == "a/..b/c..d/.hidden"
+
+
+def test_a_traversing_request_id_is_refused_before_any_write(tmp_path: Path) -> None:
+    """The issue's case: a rejection of request `../../..` wrote decision.json outside the lake."""
+    from wdc_orchestration.governance.access_requests import (
+        AccessRequestError,
+        check_request_id,
+        decide,
+        list_requests,
+        load_request,
+    )
+    from wdc_orchestration.governance.descriptor import load_descriptors
+
+    lake = LocalLakeStorage(root=str(tmp_path / "lake"))
+    revenue = load_descriptors()["finance.fct_daily_revenue"]
+    for bad in ("../../..", "../../../tmp/x", "20261101T000000-abcdef12/../..", "", "x" * 300):
+        with pytest.raises(AccessRequestError):
+            decide(lake, bad, revenue, revenue.team.owner, approve=False)
+        with pytest.raises(AccessRequestError):
+            load_request(lake, bad)
+    assert check_request_id("20261101T000000-abcdef12") == "20261101T000000-abcdef12"
+    # junk planted on the lake under the prefix is not listed as a request
+    (tmp_path / "lake/governance/access_requests/evil").mkdir(parents=True)
+    (tmp_path / "lake/governance/access_requests/evil/request.json").write_text("{}")
+    assert list_requests(lake) == []
+    assert sorted(p.name for p in tmp_path.rglob("decision.json")) == []

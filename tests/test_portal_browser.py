@@ -17,20 +17,23 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import playwright.sync_api as playwright  # a dev dependency: never skipped
 import pytest
 
 from tests.conftest import DAY_3_DEFECT, MeshLake
-from wdc_orchestration.governance.access_requests import APPROVED, list_requests
+from wdc_orchestration.governance.access_requests import APPROVED, list_decisions, list_requests
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.governance.scanner import confirm, extract_candidates
 from wdc_orchestration.quality.incidents import list_incidents
 from wdc_orchestration.resources.lake import LocalLakeStorage
 from wdc_orchestration.settings import PROJECT_ROOT, environment, get_settings, isolated_lake_env
+from wdc_portal.auth.accounts import AccountStore
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +44,13 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "portal"
 TIMEOUT_MS = 120_000  # a shared 2-core machine: pages wait for data, never for a set time
-REQUESTER = "ana.analista@wdc.example"
+# The people who use the portal in these tests (accounts on the test lake, one password):
+ANALYST = "ana.analista@wdc.example"  # of every domain: sees every product whole
+OWNER = "fabio.financas@wdc.example"  # finance: owns finance.fct_daily_revenue
+CONSUMER = "lia.logistica@wdc.example"  # logistics: asks to read it
+OUTSIDER = "olga.visitante@wdc.example"  # signed in, of no domain
+PASSWORD = "portal-test-password"
+PEOPLE = {ANALYST: None, OWNER: ["finance"], CONSUMER: ["logistics"], OUTSIDER: []}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -86,6 +95,10 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def portal_url(defect_lake: MeshLake) -> Iterator[str]:
+    accounts = AccountStore(LocalLakeStorage(root=get_settings().lake_url))
+    every_domain = sorted({d.domain for d in load_descriptors().values()})
+    for username, domains in PEOPLE.items():
+        accounts.add(username, PASSWORD, every_domain if domains is None else domains)
     port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = (ARTIFACTS / "portal.log").open("w")
@@ -98,7 +111,7 @@ def portal_url(defect_lake: MeshLake) -> Iterator[str]:
     deadline = time.monotonic() + 180
     while True:
         try:
-            with urllib.request.urlopen(url + "/marketplace", timeout=5) as response:
+            with urllib.request.urlopen(url + "/signin", timeout=5) as response:
                 if response.status == 200:
                     break
         except OSError:
@@ -123,13 +136,28 @@ def browser(portal_url: str) -> Iterator[object]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, portal_url: str):
+@contextmanager
+def signed_in(browser, portal_url: str, username: str) -> Iterator[object]:
+    """A browser context of its own (its own session cookie) signed in as `username`."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=portal_url)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
-    yield page
-    context.close()
+    page.goto("/signin")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#signin-button")
+    playwright.expect(page.locator("#whoami")).to_contain_text(username)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser, portal_url: str):
+    """The pages as an analyst of every domain sees them (every product, every column)."""
+    with signed_in(browser, portal_url, ANALYST) as page:
+        yield page
 
 
 def _open(page, path: str, ready: str, text: str | None = None) -> None:
@@ -228,7 +256,7 @@ def test_no_page_shows_a_raw_cpf_email_or_phone(page, defect_lake: MeshLake) -> 
         _open(page, path, ready.get(path, "#preview"))
         page.wait_for_load_state("networkidle")
         texts[path] = page.inner_text("body")
-    staff = {d.team.owner for d in load_descriptors().values()} | {REQUESTER}
+    staff = {d.team.owner for d in load_descriptors().values()} | set(PEOPLE)
     with defect_lake.connect() as con:
         raw = con.execute(
             "SELECT cpf, email, telefone FROM read_parquet(?, hive_partitioning = true)",
@@ -304,29 +332,95 @@ def test_monitoring_shows_the_incident_of_the_planted_defect(page, defect_lake: 
     _shot(page, "monitoring")
 
 
-def test_an_approved_access_request_shows_the_consumer_in_the_contract(page) -> None:
+def _no_rows(page, product: str) -> None:
+    """The product page of someone who may not read `product`: its contract, no rows."""
+    _open(page, f"/product?product={product}", "#product-header", product)
+    playwright.expect(page.locator("#columns tbody tr")).not_to_have_count(0)
+    playwright.expect(page.locator("#preview-note")).to_contain_text("may not read")
+    assert _table(page, "#preview") in ([], [[""]])
+    playwright.expect(page.locator("#ducklake-snippet")).not_to_contain_text("SELECT")
+
+
+def test_an_outsider_browses_the_marketplace_and_reads_no_rows(browser, portal_url: str) -> None:
+    products = sorted(load_descriptors())
+    with signed_in(browser, portal_url, OUTSIDER) as page:
+        _open(page, "/marketplace", "#products", products[-1])
+        assert sorted(row[0] for row in _table(page, "#products")) == products
+        for product in ("finance.fct_daily_revenue", "sales.fct_orders"):
+            _no_rows(page, product)
+        _open(page, "/kpis", "#kpi-status", "0 of")
+        # cannot file (no domain to ask for) nor approve (owns nothing)
+        _open(page, "/access", "#decide-help", "you are of no domain")
+        page.click("#request-button")
+        page.click("#approve-button")
+        _shot(page, "outsider")
+    requests = list_requests(LocalLakeStorage(root=get_settings().lake_url))
+    assert [r for r in requests if r.requested_by == OUTSIDER or r.decided_by == OUTSIDER] == []
+
+
+def test_a_consumer_asks_the_owner_approves_and_the_consumer_then_reads_the_rows(
+    browser, portal_url: str
+) -> None:
     product = "finance.fct_daily_revenue"
-    owner = load_descriptors()[product].team.owner
-    _open(page, f"/access?product={product}", "#request-product", product)
-    _fill(page, "#user", REQUESTER)
-    _choose(page, "#request-consumer", "logistics")
-    _fill(page, "#request-purpose", "Freight cost against revenue per day")
-    page.click("#request-button")
-    playwright.expect(page.locator("#requests")).to_contain_text("pending")
-    playwright.expect(page.locator("#pending-request")).to_contain_text("logistics")
-    # the requester cannot approve their own request: only the owner decides
-    page.click("#approve-button")
-    playwright.expect(page.locator("#requests")).not_to_contain_text("approved")
-    _fill(page, "#user", owner)
-    page.click("#approve-button")
-    playwright.expect(page.locator("#requests")).to_contain_text("approved")
-    _shot(page, "access")
-    (stored,) = list_requests(LocalLakeStorage(root=get_settings().lake_url), product)
-    assert (stored.status, stored.requested_by, stored.decided_by) == (APPROVED, REQUESTER, owner)
-    _open(page, f"/product?product={product}", "#consumers-table", "logistics")
-    playwright.expect(page.locator("#consumers-table")).to_contain_text(
-        f"access request {stored.request_id}, approved by {owner}"
+    d = load_descriptors()[product]
+    lake = LocalLakeStorage(root=get_settings().lake_url)
+    with signed_in(browser, portal_url, CONSUMER) as consumer:
+        _no_rows(consumer, product)
+        _open(consumer, f"/access?product={product}", "#request-product", product)
+        _choose(consumer, "#request-consumer", "logistics")
+        _fill(consumer, "#request-purpose", "Freight cost against revenue per day")
+        consumer.click("#request-button")
+        playwright.expect(consumer.locator("#requests")).to_contain_text("pending")
+        # the consumer has nothing to decide, and approving does nothing
+        playwright.expect(consumer.locator("#pending-request")).not_to_contain_text("logistics")
+        consumer.click("#approve-button")
+        playwright.expect(consumer.locator("#requests")).not_to_contain_text("approved")
+        (stored,) = list_requests(lake, product)
+        assert (stored.status, stored.requested_by) == ("pending", CONSUMER)
+        _no_rows(consumer, product)
+        with signed_in(browser, portal_url, OWNER) as owner:
+            _open(owner, "/access", "#pending-request", "logistics")
+            _fill(owner, "#decision-note", "freight planning only")
+            owner.click("#approve-button")
+            playwright.expect(owner.locator("#requests")).to_contain_text("approved")
+            _shot(owner, "access")
+        (stored,) = list_requests(lake, product)
+        assert (stored.status, stored.requested_by, stored.decided_by) == (
+            APPROVED, CONSUMER, OWNER,
+        )  # fmt: skip
+        (audit,) = [a for a in list_decisions(lake) if a["request_id"] == stored.request_id]
+        assert (audit["who"], audit["action"], audit["why"]) == (
+            OWNER, "approve", "freight planning only",
+        )  # fmt: skip
+        # now the consumer reads the rows, without the columns kept with finance
+        _open(consumer, f"/product?product={product}", "#consumers-table", "logistics")
+        playwright.expect(consumer.locator("#consumers-table")).to_contain_text(
+            f"access request {stored.request_id}, approved by {OWNER}"
+        )
+        playwright.expect(consumer.locator("#preview-note")).to_contain_text("First")
+        playwright.expect(consumer.locator("#preview tbody tr").first).to_be_visible()
+        headers = consumer.eval_on_selector_all(
+            "#preview thead th", "ths => ths.map(th => th.innerText.trim())"
+        )
+        confidential = [c.name for c in d.columns if c.classification == "confidential"]
+        internal = {c.name for c in d.columns if c.classification == "internal"}
+        assert confidential and not set(confidential) & set(headers), headers
+        assert internal <= set(headers), headers
+        _shot(consumer, "consumer-after-approval")
+
+
+def test_the_portal_refuses_other_origins_and_serves_no_source(portal_url: str) -> None:
+    for path in ("/app.py", "/context.py", "/pages/access.py", "/.taipyignore"):
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(portal_url + path, timeout=30)
+        assert missing.value.code == 404, path
+    evil = urllib.request.Request(
+        portal_url + "/socket.io/?EIO=4&transport=polling",
+        headers={"Origin": "http://evil.example"},
     )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(evil, timeout=30)
+    assert refused.value.code == 403
 
 
 def test_a_state_products_page_shows_its_history_and_the_state_as_of_a_day(

@@ -51,6 +51,7 @@ from tests.test_production_storage import _differences
 from wdc_orchestration.devserver import DagsterDev, launch_all
 from wdc_orchestration.domain import LAKEHOUSE_POOL, build_dbt_assets, lakehouse_pool
 from wdc_orchestration.governance.descriptor import load_descriptors
+from wdc_orchestration.governance.pseudonymisation import DEVELOPMENT_KEY, KEY_VARIABLE
 from wdc_orchestration.mesh import instance_yaml, load_domain_specs
 from wdc_orchestration.settings import environment, get_settings, isolated_lake_env
 
@@ -145,6 +146,9 @@ def concurrent(
         "WDC_SEED": "42",
         "WDC_SCALE_FACTOR": str(TEST_SCALE_FACTOR),
         "WDC_DBT_THREADS": "",  # written back by the platform: restored with the rest
+        # A PostgreSQL catalog is remote storage, where the public key is no fallback: named
+        # here, so the products stay comparable with the serial (embedded) run's pseudonyms.
+        KEY_VARIABLE: DEVELOPMENT_KEY,
     }
     with environment(env), DagsterDev(home=root / "dagster_home", env=env) as server:
         yield Concurrent(root, postgres, server)

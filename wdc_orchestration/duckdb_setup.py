@@ -115,6 +115,19 @@ def s3_secret_sql(s3: S3Settings) -> str:
     return f"CREATE OR REPLACE SECRET {SECRET_NAME} ({', '.join(options)})"
 
 
+def configure_s3(conn: duckdb.DuckDBPyConnection, s3: S3Settings) -> None:
+    """httpfs, its retries and the lake's S3 secret (static credentials as given, else the AWS
+    credential chain): every DuckDB of the platform that reads the lake, the portal's too."""
+    conn.execute("LOAD httpfs")
+    # Global settings: the cursors dbt-duckdb makes from this connection retry alike.
+    conn.execute(f"SET GLOBAL http_retries = {HTTP_RETRIES}")
+    conn.execute(f"SET GLOBAL http_retry_wait_ms = {HTTP_RETRY_WAIT_MS}")
+    conn.execute(f"SET GLOBAL http_retry_backoff = {HTTP_RETRY_BACKOFF}")
+    if not s3.has_static_credentials:
+        conn.execute("LOAD aws")
+    conn.execute(s3_secret_sql(s3))
+
+
 def configure_duckdb(
     conn: duckdb.DuckDBPyConnection,
     *,
@@ -128,14 +141,7 @@ def configure_duckdb(
     where its spill folder goes (default: the settings' WDC_DUCKDB_TEMP_DIR)."""
     spill_directory(conn, temp_root or get_settings().duckdb_temp_dir)
     if s3 is not None:
-        conn.execute("LOAD httpfs")
-        # Global settings: the cursors dbt-duckdb makes from this connection retry alike.
-        conn.execute(f"SET GLOBAL http_retries = {HTTP_RETRIES}")
-        conn.execute(f"SET GLOBAL http_retry_wait_ms = {HTTP_RETRY_WAIT_MS}")
-        conn.execute(f"SET GLOBAL http_retry_backoff = {HTTP_RETRY_BACKOFF}")
-        if not s3.has_static_credentials:
-            conn.execute("LOAD aws")
-        conn.execute(s3_secret_sql(s3))
+        configure_s3(conn, s3)
     if catalog is None:
         return
     conn.execute("LOAD ducklake")

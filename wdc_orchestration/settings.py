@@ -4,6 +4,7 @@ needs nothing set: a git-ignored lake folder in the project and a SQLite DuckLak
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -271,3 +272,45 @@ def _ducklake_pool() -> str:
     if value not in ("single", "per_domain"):
         raise SettingsError(f"WDC_DUCKLAKE_POOL={value!r}: use 'single' or 'per_domain'")
     return value
+
+
+def is_production() -> bool:
+    """`WDC_ENV=production`: a deployment that says so refuses development fallbacks (the public
+    pseudonymisation key) whatever its storage looks like."""
+    return _env("WDC_ENV", "development").lower() == "production"
+
+
+def remote_storage_parts() -> list[str]:
+    """The parts of the configured storage that are not on this machine, each as the variable
+    that makes it so: the lake, the DuckLake data path, a PostgreSQL catalog. Read from the
+    environment as get_settings() reads it (the data path follows the lake when unset)."""
+    lake = _env("WDC_LAKE_URL", ".lake")
+    parts = []
+    if is_remote(lake):
+        parts.append(f"WDC_LAKE_URL={lake}")
+    data_path = _env("WDC_DUCKLAKE_DATA_PATH", "")
+    if data_path and is_remote(data_path):
+        parts.append(f"WDC_DUCKLAKE_DATA_PATH={data_path}")
+    if is_postgres_catalog(_env("WDC_DUCKLAKE_CATALOG", "")):
+        parts.append("WDC_DUCKLAKE_CATALOG=postgres:...")
+    return parts
+
+
+MASK = "***"
+# `password=...` and its kin in libpq key=value strings (quoted or not), `user:password@` in
+# URLs, and DuckDB's `SECRET '...'`/`KEY_ID '...'`/`SESSION_TOKEN '...'` options.
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?i)\b(password|passwd|pwd|secret|secret_access_key|access_key|token|session_token|"
+    r"api_key|apikey|key)(\s*=\s*)('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s;&,)]+)"
+)
+_SECRET_OPTION = re.compile(r"(?i)\b(SECRET|KEY_ID|SESSION_TOKEN)(\s+)'(?:[^']|'')*'")
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+):[^@\s/]+@")
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with the secrets of connection strings replaced by `***`: what the portal's
+    snippets, the Dagster resource and log lines show of a `WDC_DUCKLAKE_CATALOG` such as
+    `postgres:dbname=wdc host=db password=s3cret` (better: PGPASSWORD or a .pgpass file)."""
+    text = _SECRET_ASSIGNMENT.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
+    text = _SECRET_OPTION.sub(lambda m: f"{m.group(1)}{m.group(2)}'{MASK}'", text)
+    return _URL_PASSWORD.sub(lambda m: f"{m.group(1)}:{MASK}@", text)

@@ -9,16 +9,22 @@ trail of who asked and who decided stays as it was written):
     governance/access_requests/<request id>/request.json    who, when, product, consumer, purpose
     governance/access_requests/<request id>/decision.json   who, when, approved|rejected, note
 
-A request without a decision is pending; a second decision on a request is refused."""
+    governance/audit/access_decisions/<decided at>-<request id>.json   the audit record of a
+                                                                    decision: who, when, what, why
+
+A request without a decision is pending; a second decision on a request is refused. A request
+id is the pattern `file_request` makes (`REQUEST_ID`), checked before it reaches a key: the id
+arrives from a browser."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import json
+import re
 import tempfile
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +32,9 @@ from wdc_orchestration.governance.descriptor import ProductDescriptor
 from wdc_orchestration.resources.lake import LakeStorage
 
 PREFIX = "governance/access_requests"
+AUDIT_PREFIX = "governance/audit/access_decisions"
+# What file_request makes: UTC time, then 8 hex digits of a UUID.
+REQUEST_ID = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{8}$")
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 
 
@@ -47,8 +56,15 @@ class AccessRequest:
     note: str = ""
 
 
+def check_request_id(request_id: object) -> str:
+    """The id when it has the shape file_request makes, else `AccessRequestError`."""
+    if not isinstance(request_id, str) or not REQUEST_ID.match(request_id):
+        raise AccessRequestError(f"{request_id!r} is not an access request id")
+    return request_id
+
+
 def _key(request_id: str, name: str) -> str:
-    return f"{PREFIX}/{request_id}/{name}"
+    return f"{PREFIX}/{check_request_id(request_id)}/{name}"
 
 
 def _put(lake: LakeStorage, key: str, data: Mapping[str, object]) -> None:
@@ -99,8 +115,13 @@ def decide(
     decided_by: str,
     approve: bool,
     note: str = "",
+    *,
+    decider_domains: Collection[str] | None = None,
 ) -> AccessRequest:
-    """The owner's decision: only the product's owner (its team e-mail) may decide, once."""
+    """The owner's decision, once. With `decider_domains` (the signed-in portal user's domains)
+    only a member of the product's owning domain decides; without (the platform's own callers),
+    the product's owner e-mail. Every decision also leaves an audit record (who, when, what,
+    why) under `AUDIT_PREFIX`."""
     request = load_request(lake, request_id)
     if request is None:
         raise AccessRequestError(f"no access request {request_id}")
@@ -108,7 +129,15 @@ def decide(
         raise AccessRequestError(f"request {request_id} is for {request.product}, not {product.id}")
     if request.status != PENDING:
         raise AccessRequestError(f"request {request_id} was already {request.status}")
-    if decided_by.strip().lower() != product.team.owner.lower():
+    if not decided_by.strip():
+        raise AccessRequestError("who decides? the decider is required")
+    if decider_domains is not None:
+        if product.domain not in decider_domains:
+            raise AccessRequestError(
+                f"only a member of {product.domain} (the owner of {product.id}) decides who "
+                "reads it"
+            )
+    elif decided_by.strip().lower() != product.team.owner.lower():
         raise AccessRequestError(
             f"only {product.id}'s owner ({product.team.owner}) decides who reads it"
         )
@@ -119,7 +148,24 @@ def decide(
         "note": note.strip(),
     }
     _put(lake, _key(request_id, "decision.json"), decision)
+    audit = {
+        "who": decision["decided_by"],
+        "when": decision["decided_at"],
+        "what": f"{'approve' if approve else 'reject'} {request.consumer} reading {product.id}",
+        "action": "approve" if approve else "reject",
+        "request_id": request_id,
+        "product": product.id,
+        "consumer": request.consumer,
+        "why": decision["note"],
+    }
+    stamp = decision["decided_at"].replace(":", "").replace("-", "").replace("+0000", "Z")
+    _put(lake, f"{AUDIT_PREFIX}/{stamp}-{request_id}.json", audit)
     return dataclasses.replace(request, **decision)
+
+
+def list_decisions(lake: LakeStorage) -> list[dict[str, str]]:
+    """Every decision's audit record, oldest first."""
+    return [json.loads(lake.read_bytes(key)) for key in lake.list_keys(AUDIT_PREFIX + "/")]
 
 
 def load_request(lake: LakeStorage, request_id: str) -> AccessRequest | None:
@@ -135,7 +181,13 @@ def load_request(lake: LakeStorage, request_id: str) -> AccessRequest | None:
 
 def list_requests(lake: LakeStorage, product: str | None = None) -> list[AccessRequest]:
     """Every request (of one product), oldest first."""
-    ids = sorted({key.split("/")[2] for key in lake.list_keys(PREFIX + "/") if key.count("/") == 3})
+    ids = sorted(
+        {
+            key.split("/")[2]
+            for key in lake.list_keys(PREFIX + "/")
+            if key.count("/") == 3 and REQUEST_ID.match(key.split("/")[2])
+        }
+    )
     found = [r for r in (load_request(lake, i) for i in ids) if r is not None]
     return [r for r in found if product is None or r.product == product]
 

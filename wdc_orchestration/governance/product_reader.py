@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,9 +30,10 @@ from sqlglot import exp, parse
 from sqlglot.errors import SqlglotError
 
 from wdc_orchestration.duckdb_extensions import ensure_extensions
+from wdc_orchestration.duckdb_setup import configure_s3
 from wdc_orchestration.governance.descriptor import ProductDescriptor
 from wdc_orchestration.governance.publications import list_publications
-from wdc_orchestration.settings import Settings, is_remote
+from wdc_orchestration.settings import S3Settings, Settings, is_remote
 
 log = logging.getLogger(__name__)
 
@@ -56,31 +56,6 @@ class Snapshot:
     changes: dict[str, list[str]]
     commit_message: str | None
     commit_extra_info: str | None
-
-
-def _s3_secret_sql() -> str | None:
-    """A DuckDB secret from the same environment the lake's boto3 client reads."""
-    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    if not key or not secret:
-        return None  # DuckDB then reads public objects only
-    options = {
-        "TYPE": "s3",
-        "KEY_ID": key,
-        "SECRET": secret,
-        "REGION": os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "",
-    }
-    if os.environ.get("AWS_SESSION_TOKEN"):
-        options["SESSION_TOKEN"] = os.environ["AWS_SESSION_TOKEN"]
-    endpoint = os.environ.get("WDC_S3_ENDPOINT_URL")
-    if endpoint:  # MinIO, moto, LocalStack: host:port, path-style URLs
-        options["ENDPOINT"] = endpoint.split("://", 1)[-1].rstrip("/")
-        options["URL_STYLE"] = "path"
-        options["USE_SSL"] = str(endpoint.startswith("https://")).lower()
-    body = ", ".join(
-        f"{name} {value}" if name in ("TYPE", "USE_SSL") else f"{name} '{value}'"
-        for name, value in options.items()
-    )
-    return f"CREATE SECRET wdc_lake ({body})"
 
 
 def product_table_folders(
@@ -118,10 +93,9 @@ def products_connection(
         }
     )
     if is_remote(settings.lake_url) or is_remote(settings.ducklake_data_path):
-        conn.execute("LOAD httpfs")
-        secret = _s3_secret_sql()
-        if secret:
-            conn.execute(secret)
+        # The platform's own S3 secret (endpoint, region, URL style, static credentials or the
+        # AWS credential chain: roles work here as they do for dbt's DuckDB).
+        configure_s3(conn, settings.s3 or S3Settings.from_env())
     conn.execute(
         f"ATTACH 'ducklake:{settings.ducklake_catalog}' AS {ALIAS} "
         f"(DATA_PATH '{settings.ducklake_data_path}', READ_ONLY)"

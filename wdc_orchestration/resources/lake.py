@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import uuid
 from abc import ABC, abstractmethod
@@ -30,6 +31,26 @@ class LakeAccessError(dg.Failure):
 
     def __str__(self) -> str:
         return self.message
+
+
+class LakeKeyError(ValueError):
+    """A key that would leave the lake: absolute, with a `..` segment, a backslash, a NUL or a
+    URL. Refused by every storage for every caller, so no id or name reaching a key (an access
+    request's id, a product's name) can write or read outside the lake."""
+
+
+def check_key(key: str) -> str:
+    """`key` when it stays inside the lake, else `LakeKeyError`. Keys are `/`-separated and
+    relative; an empty key is the lake's root and a trailing `/` a prefix."""
+    if not isinstance(key, str):
+        raise LakeKeyError(f"lake key {key!r} is not text")
+    if "\x00" in key or "\\" in key:
+        raise LakeKeyError(f"lake key {key!r}: NULs and backslashes are not allowed")
+    if key.startswith("/") or "://" in key or re.match(r"^[A-Za-z]:", key):
+        raise LakeKeyError(f"lake key {key!r} is absolute: keys are relative to the lake")
+    if any(part == ".." for part in key.split("/")):
+        raise LakeKeyError(f"lake key {key!r} leaves the lake (a '..' segment)")
+    return key
 
 
 class LakeStorage(dg.ConfigurableResource, ABC):
@@ -62,6 +83,7 @@ class LakeStorage(dg.ConfigurableResource, ABC):
         """Raise `LakeAccessError` when the lake cannot be listed as configured (a preflight)."""
 
     def put_bytes(self, data: bytes, key: str, scratch_dir: Path) -> None:
+        check_key(key)
         scratch_dir.mkdir(parents=True, exist_ok=True)
         tmp = scratch_dir / (Path(key).name + ".tmp")
         tmp.write_bytes(data)
@@ -74,7 +96,14 @@ class LocalLakeStorage(LakeStorage):
     root: str
 
     def _path(self, key: str) -> Path:
-        return Path(self.root) / key
+        root = Path(self.root)
+        path = root / check_key(key)
+        # A second fence on the joined path (normalised, not resolved: a symlink inside the lake
+        # is the operator's): nothing check_key let through may end outside the root.
+        normal, base = os.path.normpath(path), os.path.normpath(root)
+        if normal != base and not normal.startswith(base.rstrip(os.sep) + os.sep):
+            raise LakeKeyError(f"lake key {key!r} leaves the lake {self.root}")
+        return path
 
     def url(self, key: str = "") -> str:
         return str(self._path(key)) if key else self.root.rstrip("/")

@@ -12,7 +12,14 @@ from dagster_duckdb import DuckDBResource
 from wdc_orchestration.catalog_lock import catalog_writer
 from wdc_orchestration.duckdb_extensions import ensure_extensions
 from wdc_orchestration.duckdb_setup import configure_duckdb, connection_config
-from wdc_orchestration.settings import S3Settings, Settings, is_s3
+from wdc_orchestration.settings import (
+    MASK,
+    S3Settings,
+    Settings,
+    get_settings,
+    is_s3,
+    mask_secrets,
+)
 
 LAKEHOUSE_ALIAS = "lakehouse"
 
@@ -23,7 +30,9 @@ class DuckLakeResource(DuckDBResource):
     for an `s3://` lake or data path, the S3 access dbt's DuckDB gets (duckdb_setup.py).
 
     No credential is a field (fields show in the UI and in run config): they are read from the
-    environment when a connection opens, as dbt's plugin reads them."""
+    environment when a connection opens, as dbt's plugin reads them. That includes a `password=`
+    in WDC_DUCKLAKE_CATALOG: the field holds the catalog with its secrets masked
+    (`mask_secrets`), and the connection takes the real one from the environment."""
 
     ducklake_catalog: str
     data_path: str
@@ -35,7 +44,20 @@ class DuckLakeResource(DuckDBResource):
     def writer(self, pool: str, report: Callable[[str], None]) -> AbstractContextManager[float]:
         """The catalog's writer lock of `pool`, held by a step from its build to its publication
         (catalog_lock.py: why the code enforces what an instance's pool limit may not)."""
-        return catalog_writer(self.ducklake_catalog, pool, report)
+        return catalog_writer(self.catalog(), pool, report)
+
+    def catalog(self) -> str:
+        """The catalog to attach: the field itself, or, when the field is a masked catalog, the
+        environment's WDC_DUCKLAKE_CATALOG it was masked from."""
+        if MASK not in self.ducklake_catalog:
+            return self.ducklake_catalog
+        real = get_settings().ducklake_catalog
+        if mask_secrets(real) != self.ducklake_catalog:
+            raise ValueError(
+                f"the lakehouse resource's catalog {self.ducklake_catalog} is masked and "
+                "WDC_DUCKLAKE_CATALOG holds another one: set WDC_DUCKLAKE_CATALOG as it was"
+            )
+        return real
 
     def _s3(self) -> S3Settings | None:
         return S3Settings.from_env() if is_s3(self.data_path) or is_s3(self.lake_url) else None
@@ -52,11 +74,12 @@ class DuckLakeResource(DuckDBResource):
             # block ends normally, and a connection left open after an error keeps the SQLite
             # catalog locked for the next writer ("database is locked" at its COMMIT).
             try:
-                configure_duckdb(conn, catalog=self.ducklake_catalog, s3=self._s3())
+                real_catalog = self.catalog()
+                configure_duckdb(conn, catalog=real_catalog, s3=self._s3())
                 options = f"DATA_PATH '{self.data_path}'" + (
                     ", READ_ONLY" if self.read_only else ""
                 )
-                catalog = f"ducklake:{self.ducklake_catalog}"
+                catalog = f"ducklake:{real_catalog}"
                 conn.execute(f"ATTACH IF NOT EXISTS '{catalog}' AS {LAKEHOUSE_ALIAS} ({options})")
                 conn.execute(f"USE {LAKEHOUSE_ALIAS}")
                 yield conn
@@ -68,7 +91,7 @@ def lakehouse_from_settings(settings: Settings) -> DuckLakeResource:
     return DuckLakeResource(
         database=":memory:",
         connection_config=connection_config(settings),
-        ducklake_catalog=settings.ducklake_catalog,
+        ducklake_catalog=mask_secrets(settings.ducklake_catalog),
         data_path=settings.ducklake_data_path,
         extension_dir=str(settings.duckdb_extension_dir),
         lake_url=settings.lake_url,

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
-from wdc_orchestration.resources.lake import LakeAccessError, LakeStorage
+from wdc_orchestration.resources.lake import LakeAccessError, LakeStorage, check_key
 
 # S3 error codes that no retry can cure: a setting is wrong. -> what to fix
 _CREDENTIALS = "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the AWS profile or role)"
@@ -50,7 +50,7 @@ class S3LakeStorage(LakeStorage):
             return self._client
 
     def _key(self, key: str) -> str:
-        return "/".join(part for part in (self.prefix.strip("/"), key) if part)
+        return "/".join(part for part in (self.prefix.strip("/"), check_key(key)) if part)
 
     def url(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{self._key(key)}".rstrip("/")

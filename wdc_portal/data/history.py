@@ -5,6 +5,7 @@ the same rows through either port."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -12,6 +13,7 @@ from wdc_orchestration.governance.descriptor import (
     IS_CURRENT,
     VALID_FROM,
     VALID_TO,
+    Column,
     ProductDescriptor,
 )
 from wdc_orchestration.governance.product_reader import ProductReader
@@ -55,14 +57,22 @@ def history_days(reader: ProductReader, d: ProductDescriptor) -> pd.DataFrame:
 
 
 def state_as_of(
-    reader: ProductReader, d: ProductDescriptor, day: dt.date, limit: int = 20
+    reader: ProductReader,
+    d: ProductDescriptor,
+    day: dt.date,
+    limit: int = 20,
+    columns: Iterable[Column] | None = None,
 ) -> pd.DataFrame:
-    """The first rows of the state on `day` (every value as DuckDB's text, like the preview)."""
+    """The first rows of the state on `day` (every value as DuckDB's text, like the preview).
+    `columns`: the ones the viewer may see (auth/rules.visible_columns; default all)."""
     _require_state(d)
+    shown = list(d.columns if columns is None else columns)
+    if not shown:
+        return pd.DataFrame()
     keys = d.time_model.key if d.time_model and d.time_model.key else []
     # ordered by the table's key columns (`v.`), not by their text aliases: 1, 2, ... not 1, 10
     order = ", ".join(f'v."{k}"' for k in keys) or "ALL"
-    columns = ", ".join(f'CAST(v."{c.name}" AS VARCHAR) AS "{c.name}"' for c in d.columns)
+    columns = ", ".join(f'CAST(v."{c.name}" AS VARCHAR) AS "{c.name}"' for c in shown)
     return reader.query(
         f"SELECT {columns} FROM {d.sql_port} AS v WHERE {as_of_predicate(day)} "
         f"ORDER BY {order} LIMIT {int(limit)}"

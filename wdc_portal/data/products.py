@@ -15,7 +15,7 @@ from wdc_orchestration.governance.access_requests import (
     AccessRequest,
     list_requests,
 )
-from wdc_orchestration.governance.descriptor import ProductDescriptor, product_prefix
+from wdc_orchestration.governance.descriptor import Column, ProductDescriptor, product_prefix
 from wdc_orchestration.governance.product_reader import ProductReader, Snapshot, time_travel
 from wdc_orchestration.governance.publishing import (
     DEPRECATION,
@@ -26,6 +26,7 @@ from wdc_orchestration.governance.publishing import (
 from wdc_orchestration.quality.freshness import parse_duration, warn_window
 from wdc_orchestration.quality.incidents import Incident
 from wdc_orchestration.resources.lake import LakeStorage
+from wdc_orchestration.settings import mask_secrets
 from wdc_portal.data.runs import CheckResult
 
 FRESH, WARN, LATE, NEVER = "fresh", "warn", "late", "never built"
@@ -148,18 +149,30 @@ def snapshots_table(d: ProductDescriptor, snapshots: list[Snapshot]) -> pd.DataF
     )
 
 
-def preview(reader: ProductReader, d: ProductDescriptor, limit: int = 20) -> pd.DataFrame:
+def preview(
+    reader: ProductReader,
+    d: ProductDescriptor,
+    limit: int = 20,
+    columns: Iterable[Column] | None = None,
+) -> pd.DataFrame:
     """The first rows through the SQL port, every value as DuckDB's text (what a consumer's
-    `SELECT ...::VARCHAR` prints: exact decimals, timestamps with their zone)."""
+    `SELECT ...::VARCHAR` prints: exact decimals, timestamps with their zone). `columns`: the
+    ones the viewer may see (auth/rules.visible_columns; default all): the others are never
+    selected, so they never leave DuckDB."""
+    shown = list(d.columns if columns is None else columns)
+    if not shown:
+        return pd.DataFrame()
     order = ", ".join(f'"{c.name}"' for c in d.columns if c.primary_key) or "ALL"
-    columns = ", ".join(f'CAST("{c.name}" AS VARCHAR) AS "{c.name}"' for c in d.columns)
+    columns = ", ".join(f'CAST("{c.name}" AS VARCHAR) AS "{c.name}"' for c in shown)
     return reader.query(
         f"SELECT {columns} FROM {d.sql_port} ORDER BY {order} LIMIT {int(limit)}"
     ).fillna("NULL")
 
 
 def ducklake_snippet(d: ProductDescriptor, catalog: str, data_path: str) -> str:
-    """Plain DuckDB against the SQL port (read-only attach of the DuckLake catalog)."""
+    """Plain DuckDB against the SQL port (read-only attach of the DuckLake catalog); a secret
+    in the catalog (`password=...`) shows masked: the reader brings their own."""
+    catalog = mask_secrets(catalog)
     return (
         "INSTALL ducklake; -- once\n"
         f"ATTACH 'ducklake:{catalog}' AS lakehouse (DATA_PATH '{data_path}', READ_ONLY);\n"

@@ -1,7 +1,12 @@
 """A product's page: its contract (purpose, usage, limitations, columns with classification),
 allowed consumers and versions, DuckLake snapshots with their time-travel query, the latest
 checks and incidents, a preview through its SQL port, a state product's history (the state as of
-a chosen day, docs/time_model.md), and how to read it with DuckDB."""
+a chosen day, docs/time_model.md), and how to read it with DuckDB.
+
+The contract and the metadata are for everyone signed in; the rows (preview, history, the state as
+of a day) and the snippets only for a user whose domains may read the product, without the
+columns its classification keeps with the owner (auth/rules.py). The user is the signed-in one
+of the request, asked again by every callback."""
 
 from __future__ import annotations
 
@@ -11,8 +16,10 @@ import logging
 import pandas as pd
 from taipy.gui import Markdown, State
 
-from wdc_orchestration.governance.access_requests import list_requests
+from wdc_orchestration.governance.access_requests import approved_grants, list_requests
 from wdc_orchestration.governance.descriptor import ProductDescriptor
+from wdc_portal.auth.rules import User, hidden_columns, may_read, visible_columns
+from wdc_portal.auth.signin import signed_in
 from wdc_portal.context import portal
 from wdc_portal.data import history
 from wdc_portal.data import products as data
@@ -42,6 +49,12 @@ as_of_rows = EMPTY
 as_of_sql = ""
 
 log = logging.getLogger(__name__)
+
+
+def _reader_of(d: ProductDescriptor) -> User | None:
+    """The signed-in user when they may read `d`'s rows, else None."""
+    user = signed_in()
+    return user if may_read(user, d, approved_grants(portal().lake)) else None
 
 
 def load(state: State, params: dict[str, str]) -> None:
@@ -107,16 +120,31 @@ def show(state: State, *_: object) -> None:
     state.incidents = markdown_list(
         frame, links={"run": [p.run_url(i.run_id) for i in domain_incidents]}
     )
-    if built:
-        state.preview = data.preview(p.reader, d)
-        state.preview_note = f"First {len(state.preview)} rows of `{d.sql_port}` (the SQL port)."
-    else:
+    reader = _reader_of(d)
+    if reader is None:
+        user = signed_in()
+        domains = ", ".join(sorted(user.domains)) if user and user.domains else "no domain"
         state.preview = EMPTY
-        state.preview_note = f"`{d.sql_port}` is not built yet."
-    state.ducklake_sql = data.ducklake_snippet(
-        d, p.settings.ducklake_catalog, p.settings.ducklake_data_path
-    )
-    state.parquet_sql = data.parquet_snippet(d, p.settings.lake_url)
+        state.preview_note = (
+            f"Your domains ({domains}) may not read the rows of `{d.sql_port}`: a member of a "
+            "domain can ask for access on the Access page."
+        )
+        state.ducklake_sql = state.parquet_sql = "(for the product's readers)"
+    else:
+        hidden = hidden_columns(reader, d)
+        kept = f" Kept with {d.domain}: {', '.join(hidden)}." if hidden else ""
+        if built:
+            state.preview = data.preview(p.reader, d, columns=visible_columns(reader, d))
+            state.preview_note = (
+                f"First {len(state.preview)} rows of `{d.sql_port}` (the SQL port).{kept}"
+            )
+        else:
+            state.preview = EMPTY
+            state.preview_note = f"`{d.sql_port}` is not built yet."
+        state.ducklake_sql = data.ducklake_snippet(
+            d, p.settings.ducklake_catalog, p.settings.ducklake_data_path
+        )
+        state.parquet_sql = data.parquet_snippet(d, p.settings.lake_url)
     show_history(state, built)
 
 
@@ -127,6 +155,14 @@ def show_history(state: State, built: bool) -> None:
     d = p.descriptors[state.product]
     state.has_history = history.is_state_product(d)
     if not state.has_history:
+        return
+    if _reader_of(d) is None:
+        # the days and counts come from the rows: for readers only, like the rows themselves
+        state.history_table = EMPTY
+        state.as_of_day = None
+        state.as_of_rows = EMPTY
+        state.as_of_sql = ""
+        state.as_of_note = f"The history of `{d.sql_port}` is for the product's readers."
         return
     days = history.history_days(p.reader, d) if built else EMPTY
     state.history_table = days
@@ -158,7 +194,12 @@ def show_as_of(state: State, *_: object) -> None:
 
 def _show_state_on(state: State, d: ProductDescriptor, day: dt.date) -> None:
     p = portal()
-    rows = history.state_as_of(p.reader, d, day)
+    reader = _reader_of(d)
+    if reader is None:  # a callback fired by a script, or a grant withdrawn since the page opened
+        state.as_of_rows = EMPTY
+        state.as_of_note = f"The history of `{d.sql_port}` is for the product's readers."
+        return
+    rows = history.state_as_of(p.reader, d, day, columns=visible_columns(reader, d))
     state.as_of_rows = rows
     state.as_of_note = (
         f"The state of `{d.sql_port}` as of **{day.isoformat()}**: the versions with "
@@ -220,7 +261,9 @@ page = Markdown(
 |>
 
 ### Preview
+<|part|id=preview-note|
 <|{preview_note}|text|mode=markdown|>
+|>
 
 <|{preview}|table|show_all|rebuild|id=preview|>
 

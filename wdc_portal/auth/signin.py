@@ -1,0 +1,215 @@
+"""Sign-in around Taipy's Flask app, with Flask-Login: a `/signin` page (a form checked against
+the local accounts), `/signout`, a signed session cookie, and every other route of the portal —
+pages, Taipy's JSON routes, its static bundle and the websocket's handshake and stream — only
+for a signed-in user (guard.py refuses the socket; `require_sign_in` redirects the rest).
+
+Two modes, from `WDC_PORTAL_AUTH`:
+
+- `local` (the default): the accounts on the lake (accounts.py).
+- `header`: a trusted reverse proxy (oauth2-proxy, the company's SSO gateway) has signed the user
+  in and says who it is in `WDC_PORTAL_USER_HEADER` (default `X-Forwarded-User`) and their
+  groups in `WDC_PORTAL_GROUPS_HEADER` (default `X-Forwarded-Groups`, comma-separated; groups
+  named after domains, optionally prefixed by `WDC_PORTAL_GROUP_PREFIX`). The headers are only
+  believed from `WDC_PORTAL_TRUSTED_PROXIES` (default the loopback): the portal must be
+  reachable only through the proxy. A local account of the same name adds its domains.
+  OIDC in the portal itself is not built: the proxy does it.
+
+The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure with
+`WDC_PORTAL_COOKIE_SECURE=1`), signed with `WDC_PORTAL_SECRET_KEY`, else a random key per
+process (sessions then end with the process: set it for more than one worker)."""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+import flask_login
+from flask import Flask, Response, redirect, request, session
+
+from wdc_portal.auth.accounts import Account, AccountStore
+from wdc_portal.auth.rules import User
+
+log = logging.getLogger(__name__)
+
+SIGNIN, SIGNOUT = "/signin", "/signout"
+# Routes a browser requests as pages: an anonymous visitor is sent to the sign-in form; any
+# other (Taipy's JSON and data routes, the socket) answers 401/403.
+_API_PREFIXES = ("/taipy-", "/socket.io")
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    mode: str = "local"  # local | header
+    secret_key: str = ""
+    user_header: str = "X-Forwarded-User"
+    groups_header: str = "X-Forwarded-Groups"
+    group_prefix: str = ""
+    trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
+    cookie_secure: bool = False
+
+    @classmethod
+    def from_env(cls) -> AuthConfig:
+        def env(name: str, default: str = "") -> str:
+            return os.environ.get(name, "").strip() or default
+
+        mode = env("WDC_PORTAL_AUTH", "local").lower()
+        if mode not in ("local", "header"):
+            raise ValueError(f"WDC_PORTAL_AUTH={mode!r}: use 'local' or 'header'")
+        secret = env("WDC_PORTAL_SECRET_KEY")
+        if not secret:
+            log.info("WDC_PORTAL_SECRET_KEY is not set: sessions are signed with a random key")
+            secret = secrets.token_hex(32)
+        proxies = env("WDC_PORTAL_TRUSTED_PROXIES", "127.0.0.1,::1")
+        return cls(
+            mode=mode,
+            secret_key=secret,
+            user_header=env("WDC_PORTAL_USER_HEADER", cls.user_header),
+            groups_header=env("WDC_PORTAL_GROUPS_HEADER", cls.groups_header),
+            group_prefix=env("WDC_PORTAL_GROUP_PREFIX"),
+            trusted_proxies=frozenset(p.strip() for p in proxies.split(",") if p.strip()),
+            cookie_secure=env("WDC_PORTAL_COOKIE_SECURE") in ("1", "true", "yes"),
+        )
+
+
+class SessionUser(flask_login.UserMixin):
+    """Flask-Login's view of a portal user."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    def get_id(self) -> str:
+        return self.user.username
+
+
+def _user(account: Account, extra_domains: Iterable[str] = ()) -> User:
+    return User(
+        username=account.username,
+        domains=frozenset(account.domains) | frozenset(extra_domains),
+        name=account.name,
+        admin=account.admin,
+    )
+
+
+def signed_in() -> User | None:
+    """The signed-in user of the current request or websocket message (None outside one, or
+    when nobody is signed in). Every page callback asks this: identity never comes from the
+    page's state, which the browser can write."""
+    try:
+        current = flask_login.current_user
+        if current and current.is_authenticated:
+            return current.user
+    except RuntimeError:  # no request context: no user
+        return None
+    return None
+
+
+def safe_next(target: str | None) -> str:
+    """A redirect target on this portal only (no `//host`, no scheme): else the marketplace."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+_FORM = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in · WDC data-product portal</title>
+<style>body{{font-family:sans-serif;max-width:24rem;margin:4rem auto}}
+label,input,button{{display:block;width:100%;margin:.4rem 0}}.error{{color:#b00020}}</style>
+</head>
+<body><h1>WDC data-product portal</h1><h2>Sign in</h2>
+<p class="error" id="signin-error">{error}</p>
+<form method="post" action="/signin">
+<input type="hidden" name="next" value="{next}">
+<label for="username">User name</label>
+<input id="username" name="username" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button id="signin-button" type="submit">Sign in</button>
+</form></body></html>"""
+
+
+def install(
+    app: Flask, store: AccountStore, config: AuthConfig, known_domains: Iterable[str]
+) -> None:
+    """Sign-in on `app` (before Taipy adds its routes: ours are plain routes, which Flask's
+    router prefers over Taipy's catch-all `/<path>`)."""
+    domains = frozenset(known_domains)
+    app.secret_key = config.secret_key
+    app.config.update(
+        SESSION_COOKIE_NAME="wdc_portal_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.cookie_secure,
+    )
+    manager = flask_login.LoginManager(app)
+    manager.session_protection = "basic"
+
+    @manager.user_loader
+    def load(username: str) -> SessionUser | None:
+        # Read on every request: a removed account or changed domain applies at once.
+        account = store.get(username)
+        return (
+            SessionUser(_user(account)) if account is not None and config.mode == "local" else None
+        )
+
+    if config.mode == "header":
+
+        @manager.request_loader
+        def from_proxy(req: object) -> SessionUser | None:
+            if request.remote_addr not in config.trusted_proxies:
+                return None
+            username = request.headers.get(config.user_header, "").strip().lower()
+            if not username:
+                return None
+            groups = [g.strip() for g in request.headers.get(config.groups_header, "").split(",")]
+            wanted = {
+                g.removeprefix(config.group_prefix)
+                for g in groups
+                if g.startswith(config.group_prefix)
+            }
+            account = store.get(username)
+            base = account or Account(username=username)
+            return SessionUser(_user(base, wanted & domains))
+
+    @app.route(SIGNIN, methods=["GET", "POST"])
+    def signin() -> Response | str:
+        target = safe_next(request.values.get("next"))
+        if config.mode == "header":
+            return Response("signed in by the proxy: open the portal through it", status=403)
+        error = ""
+        if request.method == "POST":
+            username = request.form.get("username", "")
+            account = store.verify(username, request.form.get("password", ""))
+            if account is not None:
+                session.clear()  # no session fixation: a new session for a new identity
+                flask_login.login_user(SessionUser(_user(account)))
+                log.info("portal sign-in: %s from %s", account.username, request.remote_addr)
+                return redirect(target)
+            log.warning("portal sign-in refused for %r from %s", username[:64], request.remote_addr)
+            error = "Unknown user name or wrong password."
+        page = _FORM.format(error=html.escape(error), next=html.escape(target, quote=True))
+        return Response(page, status=401 if error else 200, mimetype="text/html")
+
+    @app.route(SIGNOUT, methods=["GET", "POST"])
+    def signout() -> Response:
+        flask_login.logout_user()
+        session.clear()
+        return redirect(SIGNIN)
+
+    @app.before_request
+    def require_sign_in() -> Response | None:
+        if request.path in (SIGNIN, SIGNOUT):
+            return None
+        if signed_in() is not None:
+            return None
+        if request.path.startswith(_API_PREFIXES):
+            return Response("sign in first", status=401)
+        target = request.full_path.rstrip("?") if request.query_string else request.path
+        return redirect(f"{SIGNIN}?next={quote(target, safe='/')}")
