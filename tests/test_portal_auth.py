@@ -417,7 +417,8 @@ def test_a_script_cannot_call_page_functions_or_delete_files(live: LivePortal) -
         client.action("access", "__Taipy__download_delete_csv", [str(victim)])
         client.action("access", "__Taipy__download_csv")
         # module-level functions of a page that are not its callbacks, and imported ones
-        for name in ("load", "refresh", "_decide", "file_request", "decide", "notify"):
+        for name in ("load", "refresh", "_decide", "file_request", "decide", "notify",
+                     "__gui.table_on_edit"):  # fmt: skip
             client.action("access", name)
         client.action("product", "load")
         # a callback name smuggled in as a variable's on_change
@@ -430,7 +431,8 @@ def test_a_script_cannot_call_page_functions_or_delete_files(live: LivePortal) -
     victim.unlink()
     refused = [line for line in live.log.read_text().splitlines() if "message refused" in line]
     for what in ("'__Taipy__download_delete_csv'", "'__Taipy__download_csv'", "'load'",
-                 "'_decide'", "'file_request'", "on_change '_decide'", "'GDT'"):  # fmt: skip
+                 "'_decide'", "'file_request'", "on_change '_decide'", "'GDT'",
+                 "'__gui.table_on_edit'"):  # fmt: skip
         assert any(what in line for line in refused), (what, refused)
     (request,) = list_requests(live.lake)
     assert request.requested_by == "lia@wdc.example"  # nothing filed or decided by the script
