@@ -473,3 +473,22 @@ def test_every_callback_a_page_names_is_whitelisted_and_nothing_else() -> None:
         module = importlib.import_module(f"wdc_portal.pages.{page}")
         for name in names:
             assert callable(getattr(module, name)), (page, name)
+
+
+def test_wdc_portal_users_add_and_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wdc_orchestration.cli import main
+
+    with environment(isolated_lake_env(tmp_path)):
+        monkeypatch.setenv("WDC_PORTAL_PASSWORD", PASSWORD)
+        assert main(["portal", "users", "add", "Lia@wdc.example", "--domains", "logistics"]) == 0
+        assert main(["portal", "users", "add", "lia@wdc.example"]) == 2  # exists: --replace
+        assert main(["portal", "users", "add", "x@wdc.example", "--domains", "hr"]) == 2
+        monkeypatch.setenv("WDC_PORTAL_PASSWORD", "short")
+        assert main(["portal", "users", "add", "y@wdc.example"]) == 2
+        capsys.readouterr()
+        assert main(["portal", "users", "list"]) == 0
+        assert capsys.readouterr().out == "lia@wdc.example\tlogistics\n"
+        lake = LocalLakeStorage(root=get_settings().lake_url)
+        assert AccountStore(lake).verify("lia@wdc.example", PASSWORD) is not None
