@@ -417,7 +417,8 @@ def test_a_script_cannot_call_page_functions_or_delete_files(live: LivePortal) -
         client.action("access", "__Taipy__download_delete_csv", [str(victim)])
         client.action("access", "__Taipy__download_csv")
         # module-level functions of a page that are not its callbacks, and imported ones
-        for name in ("load", "refresh", "_decide", "file_request", "decide", "notify"):
+        for name in ("load", "refresh", "_decide", "file_request", "decide", "notify",
+                     "__gui.table_on_edit"):  # fmt: skip
             client.action("access", name)
         client.action("product", "load")
         # a callback name smuggled in as a variable's on_change
@@ -430,7 +431,8 @@ def test_a_script_cannot_call_page_functions_or_delete_files(live: LivePortal) -
     victim.unlink()
     refused = [line for line in live.log.read_text().splitlines() if "message refused" in line]
     for what in ("'__Taipy__download_delete_csv'", "'__Taipy__download_csv'", "'load'",
-                 "'_decide'", "'file_request'", "on_change '_decide'", "'GDT'"):  # fmt: skip
+                 "'_decide'", "'file_request'", "on_change '_decide'", "'GDT'",
+                 "'__gui.table_on_edit'"):  # fmt: skip
         assert any(what in line for line in refused), (what, refused)
     (request,) = list_requests(live.lake)
     assert request.requested_by == "lia@wdc.example"  # nothing filed or decided by the script
@@ -471,3 +473,22 @@ def test_every_callback_a_page_names_is_whitelisted_and_nothing_else() -> None:
         module = importlib.import_module(f"wdc_portal.pages.{page}")
         for name in names:
             assert callable(getattr(module, name)), (page, name)
+
+
+def test_wdc_portal_users_add_and_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wdc_orchestration.cli import main
+
+    with environment(isolated_lake_env(tmp_path)):
+        monkeypatch.setenv("WDC_PORTAL_PASSWORD", PASSWORD)
+        assert main(["portal", "users", "add", "Lia@wdc.example", "--domains", "logistics"]) == 0
+        assert main(["portal", "users", "add", "lia@wdc.example"]) == 2  # exists: --replace
+        assert main(["portal", "users", "add", "x@wdc.example", "--domains", "hr"]) == 2
+        monkeypatch.setenv("WDC_PORTAL_PASSWORD", "short")
+        assert main(["portal", "users", "add", "y@wdc.example"]) == 2
+        capsys.readouterr()
+        assert main(["portal", "users", "list"]) == 0
+        assert capsys.readouterr().out == "lia@wdc.example\tlogistics\n"
+        lake = LocalLakeStorage(root=get_settings().lake_url)
+        assert AccountStore(lake).verify("lia@wdc.example", PASSWORD) is not None

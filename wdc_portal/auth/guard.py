@@ -17,6 +17,7 @@ message (`__Taipy__download_delete_csv` deletes a temp file). Here:
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 import logging
 import os
@@ -46,6 +47,8 @@ BLOCKED_PREFIXES = (
 # Websocket message types of Taipy's front end the pages need: client id, app id, routes,
 # variable update, action, table data, variable refresh, module context.
 MESSAGE_TYPES = frozenset({"ID", "AID", "GR", "U", "A", "DU", "RU", "GMC"})
+_IN_MESSAGE: contextvars.ContextVar[bool] = contextvars.ContextVar("in_message", default=False)
+_RENDER_ONLY = frozenset({"__gui.table_on_edit", "__gui.table_on_delete", "__gui.table_on_add"})
 
 
 def extra_origins() -> list[str]:
@@ -180,12 +183,21 @@ class PortalGui(Gui):
             if ack_id and sid:
                 self._server._ws.emit("message", {"type": "ACK", "id": ack_id}, to=sid)
             return
-        super()._manage_message(msg_type, message)
+        token = _IN_MESSAGE.set(True)
+        try:
+            super()._manage_message(msg_type, message)
+        finally:
+            _IN_MESSAGE.reset(token)
 
     def _get_user_function(self, func_name: str) -> Callable | str:
         # Every by-name lookup Taipy makes (actions, on_change, a table's style or aggregate
-        # functions, comparisons): only the portal's callbacks resolve.
+        # functions, comparisons): only the portal's callbacks resolve. While a page renders,
+        # Taipy also checks its tables' default edit handlers (`__gui.table_on_edit`...): found
+        # then, so it does not warn on every render; never from a message, and no table of
+        # the portal is editable.
         found = super()._get_user_function(func_name)
         if callable(found) and found not in self._portal_callbacks:
+            if not _IN_MESSAGE.get() and func_name in _RENDER_ONLY:
+                return found
             return func_name
         return found
