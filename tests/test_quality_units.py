@@ -221,3 +221,13 @@ def test_every_product_carries_a_freshness_policy_and_consumers_wait_for_what_th
         assert dg.AssetKey(["sales", "fct_orders"]) in node.parent_keys
         # no automation on paper: the runs themselves wait for their producers
         assert node.automation_condition is None
+
+
+def test_only_a_raw_assets_check_blames_the_raw_day() -> None:
+    """A raw gate check or a dbt source test (checks of `[<d>, raw, <e>]`) quarantines its raw
+    day; a dbt test of a model or a policy on a product (`[<d>, <model>]`) moves nothing."""
+    from wdc_orchestration.quality.enforcement import blamed_raw
+
+    assert blamed_raw(["sales", "raw", "orders"]) == [("sales", "orders")]
+    assert blamed_raw(["sales", "fct_orders"]) == []
+    assert blamed_raw(["sales", "published", "fct_orders"]) == []

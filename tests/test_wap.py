@@ -3,10 +3,13 @@
   day 3  `unknown_channel` in sales' orders: the raw gate only warns (a new channel is news), the
          product's accepted_values test fails in the audit schema: nothing of sales is published,
          every public table keeps its DuckLake snapshot and rows, the audit rows stay to inspect,
-         the day is quarantined;
+         and the raw day stays where it landed (a test of a model blames the model or its
+         contract, not the source: it passed its gate), byte for byte;
   day 4  clean: runs and publishes, the bad day does not block it;
-  retry  `wdc quarantine retry --domain sales --day <day 3>` lands day 3 again (the source is
-         "fixed": no defect this time) and rebuilds sales and its consumers;
+  retry  `wdc quarantine retry --domain sales --day <day 3>` with nothing fixed builds the same
+         raw day again and fails again, moving nothing;
+  retry  `... --reland`: the source re-sent the day ("fixed": no defect this time), so the landed
+         day is moved aside and landed again, and sales and its consumers are rebuilt;
 then every product holds all four days with exact row counts, and each publication is a DuckLake
 snapshot a consumer can read the product at."""
 
@@ -45,8 +48,12 @@ class Scenario:
     exit_bad_day: int
     after_bad_day: dict[str, object]
     exit_clean_day: int
+    exit_retry_unfixed: int
+    raw_after_unfixed_retry: dict[str, str]
     exit_retry: int
     retry_records: list[dict]
+    bad_day_incidents: list[object]
+    still_open: list[str]
 
 
 def _fingerprints(lake: MeshLake, tables: list[str]) -> dict[str, tuple[int, str]]:
@@ -79,6 +86,17 @@ def _changes_since(lake: MeshLake, table: str, snapshot: int) -> int:
         ).fetchone()[0]
 
 
+def _raw_files(root: Path, domain: str, day: str) -> dict[str, str]:
+    """Every file of `domain`'s raw day (all entities) -> its sha256: where the day landed."""
+    import hashlib
+
+    base = root / "lake/raw" / domain
+    return {
+        p.relative_to(base).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(base.glob(f"*/date={day}/*"))
+    }
+
+
 def _raw_rows(lake: MeshLake, domain: str, entity: str, day: str) -> int:
     manifest = lake.root / "lake/raw" / domain / entity / f"date={day}" / "_manifest.json"
     return json.loads(manifest.read_text())["rows"]
@@ -93,6 +111,11 @@ def scenario(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> It
     with environment(isolated_lake_env(root)):
         before = _snapshot(lake)
         fingerprints = _fingerprints(lake, PUBLIC)
+        from wdc_orchestration.quality.incidents import list_incidents
+        from wdc_orchestration.resources.lake import LocalLakeStorage
+
+        storage = LocalLakeStorage(root=str(root / "lake"))
+        known = {i.incident_id for i in list_incidents(storage)}
         bad = main(
             [
                 "materialize",
@@ -116,18 +139,36 @@ def scenario(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> It
             "audit_channels": audit_channels,
             "quarantined": sorted(
                 p.relative_to(root / "lake").as_posix()
-                for p in (root / "lake/quarantine/sales").rglob("_manifest.json")
+                for p in (root / "lake/quarantine").rglob("*")
+                if p.is_file()
             ),
-            "raw_left": sorted(
-                p.name for p in (root / "lake/raw/sales/orders").glob(f"date={DAY_3}/*")
-            ),
+            "raw_left": _raw_files(root, "sales", DAY_3),
         }
+        incidents = [i for i in list_incidents(storage) if i.incident_id not in known]
         clean = main(["materialize", "--start", DAY_4, "--log-level", "ERROR"])
-        retry = main(["quarantine", "retry", "--domain", "sales", "--day", DAY_3])
+        unfixed = main(["quarantine", "retry", "--domain", "sales", "--day", DAY_3])
+        raw_after_unfixed = _raw_files(root, "sales", DAY_3)
+        retry = main(["quarantine", "retry", "--domain", "sales", "--day", DAY_3, "--reland"])
+        from wdc_orchestration.quality.retry import list_quarantined
+
+        still_open = [q.prefix for q in list_quarantined(storage) if not q.resolved]
         records = [
             json.loads(p.read_text()) for p in (root / "lake/quality/retries").rglob("*.json")
         ]
-        yield Scenario(lake, before, fingerprints, bad, after_bad, clean, retry, records)
+        yield Scenario(
+            lake,
+            before,
+            fingerprints,
+            bad,
+            after_bad,
+            clean,
+            unfixed,
+            raw_after_unfixed,
+            retry,
+            records,
+            incidents,
+            still_open,
+        )
 
 
 def test_a_failed_test_publishes_nothing_and_leaves_every_public_table_as_it_was(
@@ -153,10 +194,28 @@ def test_the_audit_rows_stay_for_inspection_in_a_schema_that_is_not_a_port(
     assert public == 0
 
 
-def test_the_failed_day_leaves_the_read_path(scenario: Scenario) -> None:
+def test_a_failed_test_of_a_model_leaves_the_raw_day_where_it_landed(scenario: Scenario) -> None:
     after = scenario.after_bad_day
-    assert after["raw_left"] == []
-    assert {Path(q).parts[2] for q in after["quarantined"]} == {"orders", "order_items"}
+    raw = after["raw_left"]
+    # both entities of the day, data file and manifest, unmoved and unchanged
+    assert {name.split("/")[0] for name in raw} == {"orders", "order_items"}
+    assert f"orders/date={DAY_3}/orders.parquet" in raw
+    assert f"orders/date={DAY_3}/_manifest.json" in raw
+    assert after["quarantined"] == []
+    assert scenario.raw_after_unfixed_retry == raw
+
+
+def test_the_failure_names_the_test_and_moves_nothing(scenario: Scenario) -> None:
+    failed = [i for i in scenario.bad_day_incidents if i.domain == "sales"]
+    tests = [i for i in failed if i.kind == "check_failed" and i.asset == "sales/fct_orders"]
+    assert any("accepted_values" in i.check and "channel" in i.check for i in tests), failed
+    assert all(i.quarantined == () for i in scenario.bad_day_incidents)
+
+
+def test_a_retry_with_nothing_fixed_fails_again_and_moves_nothing(scenario: Scenario) -> None:
+    assert scenario.exit_retry_unfixed == 1
+    failed = [r for r in scenario.retry_records if not r["success"]]
+    assert len(failed) == 1 and failed[0]["quarantined"] == []
 
 
 def test_the_next_clean_day_publishes(scenario: Scenario) -> None:
@@ -170,8 +229,10 @@ def test_the_next_clean_day_publishes(scenario: Scenario) -> None:
 
 def test_the_retry_lands_and_rebuilds_the_day_and_records_it(scenario: Scenario) -> None:
     assert scenario.exit_retry == 0
-    (record,) = scenario.retry_records
-    assert record["domain"] == "sales" and record["day"] == DAY_3 and record["success"]
+    (record,) = [r for r in scenario.retry_records if r["success"]]
+    assert record["domain"] == "sales" and record["day"] == DAY_3
+    # --reland moved the landed day aside (kept) before landing the re-sent export
+    assert {Path(q).parts[2] for q in record["quarantined"]} == {"orders", "order_items"}
     assert record["domains"] == ["sales", "finance", "logistics"]
     from wdc_orchestration.quality.incidents import list_incidents
     from wdc_orchestration.resources.lake import LocalLakeStorage
@@ -183,6 +244,8 @@ def test_the_retry_lands_and_rebuilds_the_day_and_records_it(scenario: Scenario)
         (scenario.lake.root / f"lake/raw/sales/orders/date={DAY_3}/_manifest.json").read_text()
     )
     assert manifest["defects"] == []  # landed again from the fixed source
+    # the day moved aside belongs to the resolved incidents: nothing is left open
+    assert scenario.still_open == []
 
 
 @pytest.mark.parametrize(

@@ -145,6 +145,33 @@ def _paths(parser: argparse.ArgumentParser, contracts: bool = True) -> None:
     )
 
 
+def contracts_diff(args: argparse.Namespace) -> int:
+    """Each product's working contract against its published one; exit 1 when the versioning
+    policy refuses a change (what it demands is printed)."""
+    from wdc_orchestration.governance.contract_diff import diff_contract, format_text
+    from wdc_orchestration.governance.descriptor import descriptor_paths, load_descriptor
+    from wdc_orchestration.resources.lake import lake_storage_from_settings
+    from wdc_orchestration.settings import get_settings
+
+    try:
+        working = [(load_descriptor(path), path) for path in descriptor_paths(args.domains_dir)]
+    except (DescriptorError, OSError) as error:
+        log.error("cannot read the descriptors: %s", error)
+        return 2
+    wanted = set(args.product or [])
+    unknown = wanted - {d.id for d, _ in working}
+    if unknown:
+        log.error("--product: no such product %s", ", ".join(sorted(unknown)))
+        return 2
+    lake = lake_storage_from_settings(get_settings())
+    diffs = [diff_contract(lake, d, path) for d, path in working if not wanted or d.id in wanted]
+    if args.format == "json":
+        sys.stdout.write(json.dumps([d.to_json() for d in diffs], indent=2) + "\n")
+    else:
+        sys.stdout.write(format_text(diffs))
+    return 0 if all(d.ok for d in diffs) else 1
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `contracts sync` and `new-product` to the `wdc` command."""
     contracts = commands.add_parser("contracts", help="the data contracts (descriptors)")
@@ -162,6 +189,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     _paths(sync)
     sync.set_defaults(handler=contracts_sync)
+    diff = sub.add_parser(
+        "diff",
+        help="the working contracts against the published ones: breaking or not, what the "
+        "versioning policy demands",
+        description="Compare each product's descriptor with the contract published beside its "
+        "highest file port (products/<d>/<p>/v<major>/): datacontract-cli's changelog, the "
+        "breaking and non-breaking changes, and the versioning policy's verdict. Exit 1 when the "
+        "policy refuses a change.",
+    )
+    diff.add_argument(
+        "--product", action="append", help="only this product (<domain>.<name>; repeatable)"
+    )
+    diff.add_argument("--format", choices=["text", "json"], default="text")
+    diff.add_argument(
+        "--domains-dir", type=existing_dir, default=DOMAINS_DIR, help="where the descriptors live"
+    )
+    diff.set_defaults(handler=contracts_diff, touches_lake=True)
 
     new = commands.add_parser(
         "new-product",

@@ -1,5 +1,11 @@
 """`wdc quarantine list|retry` (registered in wdc_orchestration.cli): the failed days that left
-the read path, and rebuilding one once its source is fixed."""
+the read path, and rebuilding one once its source (or its code) is fixed.
+
+A day a source fault failed (raw gate, source tests) is quarantined, so the retry lands it afresh.
+A day a model, a test of a model or a policy failed kept its raw day in place: the retry rebuilds
+from it once the code is fixed; when the fault was the source's after all (its export passed the
+gate, a product test caught it) and the source re-sent the day, `--reland` moves the landed day to
+quarantine first (kept, never deleted) so the retry lands the new export."""
 
 from __future__ import annotations
 
@@ -8,8 +14,12 @@ import datetime as dt
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from wdc_orchestration.console.parser import UsageError, add_log_level, iso_date
+
+if TYPE_CHECKING:
+    from wdc_orchestration.resources.lake import LakeStorage
 
 log = logging.getLogger("wdc_orchestration.cli")
 
@@ -41,11 +51,14 @@ def retry_command(args: argparse.Namespace) -> int:
     """Land the domain's day again (its quarantined raw days are no longer landed, so the raw
     assets land them afresh from the source), build it and every domain that consumes it, and
     record what was done."""
+    import dataclasses
+
     import dagster as dg
 
     from wdc_orchestration.dbt import load_manifest
     from wdc_orchestration.mesh import MESH_JOB, dagster_home, domain_modules, mesh_definitions
     from wdc_orchestration.mesh_run import log_day, run_day
+    from wdc_orchestration.quality.incidents import save_incident
     from wdc_orchestration.quality.retry import (
         Retry,
         consumers_of,
@@ -72,6 +85,17 @@ def retry_command(args: argparse.Namespace) -> int:
             f"nothing to retry: {args.domain} has no quarantined raw day and no open incident "
             f"on {day} (see `wdc quarantine list`; --force rebuilds it anyway)"
         )
+    prefixes = [q.prefix for q in quarantined]
+    if args.reland:
+        moved = _reland(lake, args.domain, day)
+        prefixes += moved
+        # the day's open incidents are why it was moved aside: they own the moved files, so the
+        # retry that resolves them resolves those too (`wdc quarantine list`)
+        incidents = [
+            dataclasses.replace(i, quarantined=(*i.quarantined, *moved)) for i in incidents
+        ]
+        for incident in incidents:
+            save_incident(lake, incident)
     domains = [args.domain, *consumers_of(args.domain, load_manifest())]
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     job = mesh_definitions(domains).resolve_job_def(MESH_JOB)
@@ -95,7 +119,7 @@ def retry_command(args: argparse.Namespace) -> int:
         # incidents then say so)
         success=outcome.domain_ok(args.domain),
         incidents=[i.incident_id for i in incidents],
-        quarantined=[q.prefix for q in quarantined],
+        quarantined=prefixes,
         started_at=started,
     )
     record_retry(lake, retry, incidents)
@@ -119,6 +143,23 @@ def retry_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reland(lake: LakeStorage, domain: str, day: dt.date) -> list[str]:
+    """Move the domain's landed raw day of every entity aside, so the retry lands it again from
+    the source; the prefixes it went to."""
+    from wdc_orchestration.quality.quarantine import quarantine_partition
+    from wdc_orchestration.raw_read_set import RAW_ROOT
+
+    reland_id = "reland-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    entities = sorted({key.split("/")[2] for key in lake.list_keys(f"{RAW_ROOT}/{domain}/")})
+    moved = [
+        target
+        for entity in entities
+        if (target := quarantine_partition(lake, domain, entity, day, reland_id)) is not None
+    ]
+    log.warning("--reland: %s %s moved aside to %s", domain, day, ", ".join(moved) or "nothing")
+    return moved
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     quarantine = commands.add_parser(
         "quarantine", help="failed raw days out of the read path: list them, retry one"
@@ -136,6 +177,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     retry.add_argument("--day", type=iso_date, required=True, help="the failed day (YYYY-MM-DD)")
     retry.add_argument(
         "--force", action="store_true", help="rebuild even with nothing quarantined or open"
+    )
+    retry.add_argument(
+        "--reland",
+        action="store_true",
+        help="the source re-sent the day: move its landed raw day to quarantine and land it again "
+        "(a day a model or policy failed keeps its raw day; without this, the retry rebuilds it)",
     )
     add_log_level(retry, help="Dagster console log level (default WARNING)")
     retry.set_defaults(handler=retry_command, touches_lake=True)

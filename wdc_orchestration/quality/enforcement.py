@@ -1,6 +1,14 @@
-"""What happens when a check or a run fails: quarantine the offending raw partition (raw assets,
-ERROR), record the incident, alert once. Used by the sensors (daemon) and by `wdc materialize`
-(no daemon); every step is idempotent, so processing the same failure twice does nothing new."""
+"""What happens when a check or a run fails: quarantine the offending raw partition (a raw
+asset's ERROR check: the raw gate and the dbt source tests), record the incident, alert once.
+Used by the sensors (daemon) and by `wdc materialize` (no daemon); every step is idempotent, so
+processing the same failure twice does nothing new.
+
+Raw data is quarantined for a bad *source*, never for a bad *model*: a failing model, a dbt test
+of a model or a policy on a product (the audit gates) judges what the domain built from raw that
+passed its gate, so its raw day stays landed. The run fails and publishes nothing; the incident
+names the test or policy; a rerun (or `wdc quarantine retry`) once the code is fixed rebuilds
+from the same raw. Before this rule, a code defect (a contract refusing a decimal -> double
+change) moved a good day of sales to quarantine (issue 23)."""
 
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ from wdc_orchestration.quality.incidents import Incident, load_incident, save_in
 from wdc_orchestration.quality.notifier import Notifier
 from wdc_orchestration.quality.quarantine import quarantine_partition
 from wdc_orchestration.quality.raw_gate import FAILED_PARTITIONS, ROWS_AFFECTED, UPSTREAM_MISSING
-from wdc_orchestration.raw_read_set import MANIFEST_NAME, RAW_ROOT, partition_prefix
+from wdc_orchestration.raw_read_set import MANIFEST_NAME, partition_prefix
 from wdc_orchestration.resources.lake import LakeStorage
 
 log = logging.getLogger(__name__)
@@ -87,7 +95,7 @@ def enforce_check_evaluation(
     quarantined: list[str] = []
     is_error = evaluation.severity == dg.AssetCheckSeverity.ERROR
     if is_error and not _metadata(evaluation, UPSTREAM_MISSING) and existing is None:
-        for domain, entity in _blamed_raw(lake, path):
+        for domain, entity in blamed_raw(path):
             for day in partitions:
                 if landed_before(lake, domain, entity, day, entry.timestamp):
                     moved = quarantine_partition(
@@ -110,17 +118,13 @@ def enforce_check_evaluation(
     return record_and_alert(lake, notifier, incident)
 
 
-def _blamed_raw(lake: LakeStorage, path: Sequence[str]) -> list[tuple[str, str]]:
-    """The raw entities a failed ERROR check takes out of the read path: the raw asset it checks;
-    for a check on a model (a dbt test or a policy on the audited rows), every raw entity of the
-    model's domain, since any of them may carry the bad rows (a failed day leaves no trace in
-    what staging reads; `wdc quarantine retry` lands it again)."""
+def blamed_raw(path: Sequence[str]) -> list[tuple[str, str]]:
+    """The raw entities a failed ERROR check takes out of the read path: only the raw asset it
+    checks (`[<domain>, "raw", <entity>]`: the raw gate's checks and the dbt source tests). A
+    check on a model (`[<domain>, <model>]`: a dbt test of the model, a policy on the audited
+    rows) blames the code or the contract, not the source: nothing is moved."""
     if len(path) == 3 and path[1] == "raw":
         return [(path[0], path[2])]
-    if len(path) == 2:
-        domain = path[0]
-        entities = {key.split("/")[2] for key in lake.list_keys(f"{RAW_ROOT}/{domain}/")}
-        return [(domain, entity) for entity in sorted(entities)]
     return []
 
 
