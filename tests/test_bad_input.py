@@ -216,7 +216,11 @@ LAKE_COMMANDS = {
     "quarantine list": ["quarantine", "list"],
     "quarantine retry": ["quarantine", "retry", "--domain", "sales", "--day", DAY_1],
     "portal": ["portal"],
-}
+    "portal users add": ["portal", "users", "add", "ana@wdc.example", "--domains", "finance",
+                         "--password-stdin"],
+    "portal users list": ["portal", "users", "list"],
+    "contracts diff": ["contracts", "diff"],
+}  # fmt: skip
 for name, argv in LAKE_COMMANDS.items():
     CASES[f"{name} WDC_LAKE_URL=<a file>"] = lambda root, argv=argv: (
         argv,
