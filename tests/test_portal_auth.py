@@ -10,12 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-import socket
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +19,7 @@ import pytest
 from flask import Flask
 
 from tests.portal_client import TaipyClient
+from tests.portal_server import served_portal
 from wdc_orchestration.governance.access_requests import (
     APPROVED,
     AUDIT_PREFIX,
@@ -302,12 +298,6 @@ PEOPLE = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePortal]:
     root = tmp_path_factory.mktemp("wdc-portal-live")
@@ -317,31 +307,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePortal]:
     for username, domains in PEOPLE.items():
         store.add(username, PASSWORD, domains)
     request = file_request(lake, REVENUE, "logistics", "lia@wdc.example", "freight", set(DOMAINS))
-    port = _free_port()
     log_path = root / "portal.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "wdc_orchestration.cli", "portal", "--port", str(port)],
-            cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/signin", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert process.poll() is None, log_path.read_text()[-3000:]
-            assert time.monotonic() < deadline, "the portal did not start"
-            time.sleep(0.5)
+    with served_portal({**os.environ, **env}, log_path) as url:
         yield LivePortal(url, lake, request.request_id, log_path)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _client(live: LivePortal, username: str) -> TaipyClient:

@@ -12,11 +12,7 @@ import datetime as dt
 import os
 import re
 import shutil
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +23,7 @@ import playwright.sync_api as playwright  # a dev dependency: never skipped
 import pytest
 
 from tests.conftest import DAY_3_DEFECT, MeshLake
+from tests.portal_server import served_portal
 from wdc_orchestration.governance.access_requests import APPROVED, list_decisions, list_requests
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.governance.scanner import confirm, extract_candidates
@@ -87,45 +84,17 @@ def defect_lake(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) ->
         yield MeshLake(root)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def portal_url(defect_lake: MeshLake) -> Iterator[str]:
     accounts = AccountStore(LocalLakeStorage(root=get_settings().lake_url))
     every_domain = sorted({d.domain for d in load_descriptors().values()})
     for username, domains in PEOPLE.items():
         accounts.add(username, PASSWORD, every_domain if domains is None else domains)
-    port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = (ARTIFACTS / "portal.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wdc_orchestration.cli", "portal", "--port", str(port),
-         "--dagster-url", "http://127.0.0.1:3999"],
-        cwd=PROJECT_ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/signin", timeout=5) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        assert process.poll() is None, (ARTIFACTS / "portal.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "the portal did not start"
-        time.sleep(0.5)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with served_portal(
+        os.environ, ARTIFACTS / "portal.log", ["--dagster-url", "http://127.0.0.1:3999"]
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
