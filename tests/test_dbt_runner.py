@@ -71,3 +71,14 @@ def test_a_failing_invocation_names_the_node_and_keeps_its_log(runner: DbtRunner
     assert (run.target_path / "dbt.log").exists()  # kept for debugging
     run.cleanup(keep_on_failure=False)
     assert not run.target_path.exists()
+
+
+def test_an_inline_query_after_a_failed_one_runs(runner: DbtRunner) -> None:
+    """dbt removes its inline node only after a run that completes: the failed query's node must
+    not make the next one a duplicate "inline_query" (a random order once put them in a row)."""
+    failed = runner.run(["show", "--inline", "select * from a_table_that_does_not_exist"])
+    assert not failed.success
+    run = runner.run(["show", "--inline", "select 41 + 1 as answer"])
+    assert run.success, run.errors
+    (row,) = run.results[0].agate_table.rows
+    assert row[0] == 42

@@ -97,7 +97,12 @@ _LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.DEBUG, "warn": logging.WA
 def _reset_compilation(manifest: Manifest) -> None:
     """Forget what an earlier invocation compiled into the shared manifest. dbt compiles into the
     manifest's nodes and marks ephemeral CTEs as injected; reused as is, the next invocation
-    re-renders a model without re-injecting its CTEs ("__dbt__cte__... does not exist")."""
+    re-renders a model without re-injecting its CTEs ("__dbt__cte__... does not exist").
+    An inline query (`dbt show --inline`) whose run failed stays in the manifest (dbt removes
+    it only after a run that completes); left there, the next inline query is refused as a
+    second "inline_query"."""
+    for unique_id in [uid for uid in manifest.nodes if uid.startswith("sql_operation.")]:
+        del manifest.nodes[unique_id]
     for node in manifest.nodes.values():
         if hasattr(node, "extra_ctes_injected"):
             node.compiled = False
