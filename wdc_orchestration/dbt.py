@@ -152,6 +152,11 @@ class WdcDbtTranslator(DagsterDbtTranslator):
         domain = domain_of(dbt_resource_props)
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey([domain, "raw", dbt_resource_props["name"]])
+        version = dbt_resource_props.get("version")
+        if version is not None and str(version) != str(dbt_resource_props.get("latest_version")):
+            # an older major of a versioned product, served until its deprecation date: its own
+            # asset, so the lineage shows which major each consumer reads
+            return dg.AssetKey([domain, f"{dbt_resource_props['name']}_v{version}"])
         return dg.AssetKey([domain, dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
@@ -181,7 +186,10 @@ class WdcDbtTranslator(DagsterDbtTranslator):
             # dbt builds into the audit schema; what the catalog shows as the asset's storage is
             # where consumers read it, the public table the platform publishes into (wap.py).
             metadata["dagster/table_name"] = public_table
-        if dbt_resource_props.get("access") == "public":
+        latest = str(dbt_resource_props.get("version")) == str(
+            dbt_resource_props.get("latest_version")
+        )
+        if dbt_resource_props.get("access") == "public" and latest:
             # Governance hook: a data product shows its contract in the catalog (owner, version,
             # SLA, allowed consumers, classification per column, where its ports live).
             from wdc_orchestration.governance.catalog_metadata import dbt_product_metadata

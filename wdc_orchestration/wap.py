@@ -15,7 +15,15 @@ passed every dbt test and blocking check.
 A failed test or check publishes nothing: every public table keeps its snapshot and rows, and the
 audit tables stay for inspection until the domain's next run (the failed run's incident names the
 snapshot to read them at). A process killed mid-way leaves no half-published window: DuckLake
-commits the whole transaction or nothing."""
+commits the whole transaction or nothing.
+
+Versioned products (dbt model versions, one per major of the contract; docs/governance.md, the
+lifecycle): the latest version is the table `<domain>.<product>`, the stable name, with the
+view `<domain>.<product>_v<latest>` on it; an older major served through its deprecation window
+is the table `<domain>.<product>_v<major>`. The first publication of a new major renames the
+stable table, which holds the old major's history, to `<product>_v<old>` and creates the new
+major's table, rather than evolving the old one; the first publication after an old version's
+`deprecation_date` drops its table and logs it (its file port goes in governance/publishing.py)."""
 
 from __future__ import annotations
 
@@ -63,6 +71,21 @@ class AuditedTable:
     # None for a model rebuilt whole on every run.
     date_column: str | None = None
     partitioned_by: tuple[str, ...] = ()
+    # dbt model versions: the model's name, its version (= the contract's major), whether it is
+    # the latest_version, and an older version's deprecation_date (retired after it).
+    product: str | None = None
+    version: int | None = None
+    latest: bool = True
+    deprecation_date: dt.date | None = None
+
+    def retired(self, today: dt.date) -> bool:
+        return (
+            not self.latest and self.deprecation_date is not None and today > self.deprecation_date
+        )
+
+
+def _deprecation_date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(str(value)[:10]) if value else None
 
 
 def audited_tables(
@@ -80,6 +103,7 @@ def audited_tables(
             continue
         key = config.get("unique_key")
         partitioned = config.get("partitioned_by") or ()
+        version = node.get("version")
         tables.append(
             AuditedTable(
                 name=node.get("alias") or node["name"],
@@ -87,9 +111,14 @@ def audited_tables(
                 partitioned_by=tuple(
                     [partitioned] if isinstance(partitioned, str) else partitioned
                 ),
+                product=node["name"] if version is not None else None,
+                version=int(version) if version is not None else None,
+                latest=version is None or str(version) == str(node.get("latest_version")),
+                deprecation_date=_deprecation_date(node.get("deprecation_date")),
             )
         )
-    return tables
+    # an older major first: it may take over the stable table the latest is then created in
+    return sorted(tables, key=lambda t: t.latest)
 
 
 @dataclass(frozen=True)
@@ -157,6 +186,64 @@ def _columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[s
     return dict(rows)
 
 
+def _is_view(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    (found,) = conn.execute(
+        "select count(*) from information_schema.tables where table_catalog = ? "
+        "and table_schema = ? and table_name = ? and table_type = 'VIEW'",
+        [LAKEHOUSE, schema, name],
+    ).fetchone()
+    return bool(found)
+
+
+def _take_over_stable_table(
+    conn: duckdb.DuckDBPyConnection, domain: str, table: AuditedTable, audit_columns: dict[str, str]
+) -> bool:
+    """The first publication of an older version (after a major bump): the stable table
+    `<product>` still holds that major's rows and history, so it becomes `<product>_v<major>`
+    (and the new major gets a table of its own). Only when its columns are that major's, so a
+    stable table already holding the latest is never taken."""
+    assert table.product is not None
+    if _is_view(conn, domain, table.product):
+        return False
+    if _columns(conn, domain, table.product) != audit_columns:
+        return False
+    log.warning(
+        "%s.%s: major %s moves to %s.%s with its history; the new major gets %s.%s",
+        domain,
+        table.product,
+        table.version,
+        domain,
+        table.name,
+        domain,
+        table.product,
+    )
+    conn.execute(
+        f"alter table {LAKEHOUSE}.{_q(domain)}.{_q(table.product)} rename to {_q(table.name)}"
+    )
+    return True
+
+
+def _retire(conn: duckdb.DuckDBPyConnection, domain: str, table: AuditedTable) -> None:
+    public = f"{LAKEHOUSE}.{_q(domain)}.{_q(table.name)}"
+    if _columns(conn, domain, table.name):
+        log.warning(
+            "retiring %s: major %s of %s.%s is past its deprecation date %s (dropped)",
+            public,
+            table.version,
+            domain,
+            table.product,
+            table.deprecation_date,
+        )
+        conn.execute(f"drop table {public}")
+
+
+def _version_view(conn: duckdb.DuckDBPyConnection, domain: str, table: AuditedTable) -> None:
+    """`<product>_v<latest>`: the latest major under its own name too (unqualified, so the view
+    binds in its own catalog whatever name a reader attaches it as)."""
+    view = f"{LAKEHOUSE}.{_q(domain)}.{_q(f'{table.name}_v{table.version}')}"
+    conn.execute(f"create or replace view {view} as select * from {_q(table.name)}")
+
+
 def _window_predicate(table: AuditedTable, window: RunWindow) -> str:
     return (
         f"{_q(table.date_column)} between date '{window.min_date.isoformat()}' "
@@ -219,7 +306,13 @@ def _publish_table(
     audit_columns = _check_audit(conn, domain, table, window)
     audit = f"{LAKEHOUSE}.{_q(audit_schema(domain))}.{_q(table.name)}"
     public = f"{LAKEHOUSE}.{_q(domain)}.{_q(table.name)}"
+    if _is_view(conn, domain, table.name):
+        # was the latest major's view; now that major's own table (taken over just below)
+        conn.execute(f"drop view {public}")
     public_columns = _columns(conn, domain, table.name)
+    taken = not public_columns and not table.latest and table.product is not None
+    if taken and _take_over_stable_table(conn, domain, table, audit_columns):
+        public_columns = _columns(conn, domain, table.name)
     if not public_columns:
         # Created empty, partitioned, then filled: DuckLake inlines a few rows (a new domain's
         # first day at a small scale) into its catalog, and refuses to ALTER a table holding
@@ -245,9 +338,12 @@ def publish_window(
     window: RunWindow,
     run_id: str,
     extra: Mapping[str, Any] | None = None,
+    today: dt.date | None = None,
 ) -> Publication:
     """Move the run's window of `tables` from the audit schema into the public one, in one
-    DuckLake transaction; the publication, with the snapshot its commit made."""
+    DuckLake transaction; the publication, with the snapshot its commit made. An older version
+    past its deprecation date on `today` is retired instead (not in the publication's tables)."""
+    today = today or dt.date.today()
     publication = Publication(
         publication_id=uuid.uuid4().hex,
         domain=domain,
@@ -260,7 +356,14 @@ def publish_window(
     conn.execute(f"create schema if not exists {LAKEHOUSE}.{_q(domain)}")
     conn.execute("begin transaction")
     try:
-        published = {table.name: _publish_table(conn, domain, table, window) for table in tables}
+        published = {}
+        for table in tables:
+            if table.retired(today):
+                _retire(conn, domain, table)
+                continue
+            published[table.name] = _publish_table(conn, domain, table, window)
+            if table.latest and table.version is not None:
+                _version_view(conn, domain, table)
         publication = dataclasses.replace(publication, tables=published)
         conn.execute(
             f"call {LAKEHOUSE}.set_commit_message(?, ?, extra_info => ?)",

@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from wdc_orchestration.domain_spec import DomainSpec
 from wdc_orchestration.faults import retry_transient
@@ -24,9 +25,12 @@ from wdc_orchestration.governance.policies import load_inputs
 from wdc_orchestration.governance.policies.compliance import load_raw_retention
 from wdc_orchestration.governance.publications import latest_publication
 from wdc_orchestration.governance.publishing import (
+    Publication,
     consumer_sql,
+    contract_mismatch,
     mark_previous_major,
     publish,
+    published_contract,
 )
 from wdc_orchestration.governance.purge import purge_raw
 from wdc_orchestration.partitions import daily_partitions
@@ -77,6 +81,7 @@ def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:
                     snapshot_id=_snapshot_id(context),
                     ducklake_snapshot=sql_port.snapshot_id if sql_port else None,
                 )
+                previous = _publish_previous_major(context, conn, lake, current)
             with tempfile.TemporaryDirectory() as scratch:
                 retired = mark_previous_major(lake, current, dt.date.today(), Path(scratch))
         for key in retired:
@@ -91,6 +96,14 @@ def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:
                 "wdc/pointer": dg.PathMetadataValue(lake.url(publication.prefix + "current.json")),
                 "wdc/files": len(publication.files),
                 **(
+                    {
+                        "wdc/previous_major": previous.version,
+                        "wdc/previous_major_rows": previous.rows,
+                    }
+                    if previous is not None
+                    else {}
+                ),
+                **(
                     {"wdc/ducklake_snapshot": publication.ducklake_snapshot}
                     if publication.ducklake_snapshot is not None
                     else {}
@@ -102,6 +115,44 @@ def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:
         )
 
     return _publish
+
+
+def _publish_previous_major(
+    context: dg.AssetExecutionContext,
+    conn: duckdb.DuckDBPyConnection,
+    lake: LakeStorage,
+    current: ProductDescriptor,
+) -> Publication | None:
+    """Through the deprecation window the older major is built too (dbt model versions, table
+    `<name>_v<major>`, wap.py): its file port `v<major>/` gets the same day, checked against the
+    last contract published at that major. None when there is no older major being served."""
+    deprecation = current.deprecation
+    if deprecation is None or dt.date.today() > deprecation.until:
+        return None
+    table = f"{current.name}_v{deprecation.previous_major}"
+    sql_port = latest_publication(conn, current.domain, table)
+    contract = published_contract(lake, current.domain, current.name, deprecation.previous_major)
+    if sql_port is None or contract is None:
+        context.log.warning(
+            f"{current.id} v{deprecation.previous_major} is deprecated but not built as "
+            f"{table} (add the dbt model version {deprecation.previous_major}, docs/governance.md):"
+            f" its file port keeps its last snapshot"
+        )
+        return None
+    mismatch = contract_mismatch(conn, contract, table)
+    if mismatch:
+        raise dg.Failure(
+            description=f"lakehouse.{current.domain}.{table} does not match the published "
+            f"contract {contract.version} of v{deprecation.previous_major}: {'; '.join(mismatch)}"
+        )
+    return publish(
+        conn,
+        lake,
+        contract,
+        snapshot_id=_snapshot_id(context),
+        ducklake_snapshot=sql_port.snapshot_id,
+        table=table,
+    )
 
 
 def _snapshot_id(context: dg.AssetExecutionContext) -> str:

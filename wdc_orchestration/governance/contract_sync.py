@@ -127,6 +127,14 @@ def model_entry(d: ProductDescriptor, existing: Mapping[str, Any] | None = None)
         {k: v for k, v in existing.items() if k not in ("name", "description", "config", "columns")}
     )
     entry["columns"] = [_column_entry(c, old_columns.get(c.name)) for c in d.columns]
+    if entry.get("versions"):
+        # dbt model versions, one per major: the descriptor is the latest, and the deprecation
+        # date of the older major is its `until` (the older versions' columns are hand-written:
+        # they are the last published contract of that major)
+        entry["latest_version"] = d.major
+        for version in entry["versions"]:
+            if d.deprecation and str(version.get("v")) == str(d.deprecation.previous_major):
+                version["deprecation_date"] = d.deprecation.until.isoformat()
     return entry
 
 

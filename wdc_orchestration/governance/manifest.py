@@ -30,8 +30,20 @@ def all_nodes(manifest: Mapping[str, Any]) -> dict[str, Node]:
     return {**manifest.get("nodes", {}), **manifest.get("sources", {})}
 
 
+def is_latest_version(node: Node) -> bool:
+    """A model without versions, or the latest_version of a versioned one (dbt model versions:
+    one version per major of a product's contract; the older ones are still served until their
+    deprecation_date)."""
+    return node.get("version") is None or str(node["version"]) == str(node.get("latest_version"))
+
+
 def models(manifest: Mapping[str, Any]) -> Iterator[Node]:
-    return (n for n in manifest.get("nodes", {}).values() if n["resource_type"] == "model")
+    """The models, a versioned one at its latest version (the product its descriptor describes)."""
+    return (
+        n
+        for n in manifest.get("nodes", {}).values()
+        if n["resource_type"] == "model" and is_latest_version(n)
+    )
 
 
 def product_models(manifest: Mapping[str, Any]) -> dict[str, Node]:

@@ -37,6 +37,7 @@ from wdc_orchestration.governance.descriptor import (
     product_prefix,
 )
 from wdc_orchestration.governance.lake_ops import delete_keys
+from wdc_orchestration.governance.types import normalise_type
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.yamlio import load_yaml
 
@@ -84,10 +85,14 @@ def publish(
     snapshot_id: str | None = None,
     now: dt.datetime | None = None,
     ducklake_snapshot: int | None = None,
+    table: str | None = None,
 ) -> Publication:
     """Export the product's DuckLake table (as of `ducklake_snapshot`, the publication of its SQL
     port; the current version when None) as a new snapshot of its file port and switch the
-    pointer to it. Raises (and leaves the previous version current) on any failure."""
+    pointer to it. Raises (and leaves the previous version current) on any failure. `table`:
+    the relation of an older major still served (`<name>_v<major>`, with that major's contract
+    as `d`); default the product's stable table."""
+    table = table or d.name
     now = now or dt.datetime.now(dt.UTC)
     snapshot_id = snapshot_id or now.strftime("%Y%m%dT%H%M%S%fZ")
     snapshot = f"snapshots/{snapshot_id}/"
@@ -97,7 +102,7 @@ def publish(
         export = scratch / "export"
         version = f" at (version => {int(ducklake_snapshot)})" if ducklake_snapshot else ""
         conn.execute(
-            f'copy (select * from lakehouse."{d.domain}"."{d.name}"{version}) to \'{export}\' '
+            f'copy (select * from lakehouse."{d.domain}"."{table}"{version}) to \'{export}\' '
             f"(format parquet, compression zstd, file_size_bytes '{MAX_FILE_SIZE}')"
         )
         files = sorted(p.name for p in export.glob("*.parquet"))
@@ -154,6 +159,29 @@ def published_contract(
         return None
     key = product_prefix(domain, name, major) + pointer["contract"]
     return parse_descriptor(load_yaml(lake.read_bytes(key)), lake.url(key))
+
+
+def contract_mismatch(
+    conn: duckdb.DuckDBPyConnection, d: ProductDescriptor, table: str
+) -> list[str]:
+    """How the DuckLake table `table` differs from the columns of contract `d` (an older major's
+    relation against that major's last published contract); [] when they agree."""
+    rows = conn.execute(
+        "select column_name, data_type from information_schema.columns where "
+        "table_catalog = 'lakehouse' and table_schema = ? and table_name = ? "
+        "order by ordinal_position",
+        [d.domain, table],
+    ).fetchall()
+    actual = {name: normalise_type(dtype) for name, dtype in rows}
+    promised = {c.name: normalise_type(c.physical_type) for c in d.columns}
+    problems = [f"column {c} missing" for c in promised if c not in actual]
+    problems += [f"column {c} not in the contract" for c in actual if c not in promised]
+    problems += [
+        f"column {c} is {actual[c]}, the contract says {promised[c]}"
+        for c in promised
+        if c in actual and actual[c] != promised[c]
+    ]
+    return problems
 
 
 def mark_previous_major(

@@ -5,11 +5,18 @@ model and test of the manifest."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from wdc_orchestration.governance.descriptor import ProductDescriptor
-from wdc_orchestration.governance.manifest import all_nodes, domains, node_domain, node_label
+from wdc_orchestration.governance.manifest import (
+    all_nodes,
+    domains,
+    is_latest_version,
+    node_domain,
+    node_label,
+)
 from wdc_orchestration.governance.violations import Violation
 
 _READERS = {"model", "test", "snapshot", "seed"}
@@ -21,14 +28,27 @@ def _owner_label(node: Mapping[str, Any], nodes: Mapping[str, Any]) -> str:
     return node_label(attached if attached else node)
 
 
+def _retired(parent: Mapping[str, Any], today: dt.date) -> bool:
+    """An older major of a versioned product past its deprecation date: wap.py has dropped its
+    relation (a ref pinned to a major that does not exist at all fails dbt's parse instead)."""
+    if parent.get("version") is None or is_latest_version(parent):
+        return False
+    until = parent.get("deprecation_date")
+    return bool(until) and today > dt.date.fromisoformat(str(until)[:10])
+
+
 def check_security(
     descriptors: Mapping[str, ProductDescriptor],
     manifest: Mapping[str, Any],
     grants: Mapping[str, Iterable[str]] | None = None,
+    today: dt.date | None = None,
 ) -> list[Violation]:
     """`grants`: product id -> consumer domains added by approved access requests (on the lake,
-    governance/access_requests.py); they count as allowed consumers, like the descriptor's."""
+    governance/access_requests.py); they count as allowed consumers, like the descriptor's.
+    A ref pinned to an older major (`ref('fct_orders', v=1)`) resolves to the same product, and
+    fails once that major is retired (`today` past its deprecation date)."""
     grants = grants or {}
+    today = today or dt.date.today()
     found: list[Violation] = []
     nodes = all_nodes(manifest)
     known = domains(manifest)
@@ -98,6 +118,19 @@ def check_security(
                             "security.uncontracted_product",
                             f"{reader} refs {target}, a public model without a descriptor",
                             f"{owner} must describe {target} in domains/{owner}/products/",
+                        )
+                    )
+                elif _retired(parent, today):
+                    found.append(
+                        Violation(
+                            who,
+                            "security.retired_major",
+                            f"{reader} reads {target} v{parent['version']}, retired after "
+                            f"{str(parent['deprecation_date'])[:10]} (its relation and port "
+                            "are gone)",
+                            f"read the latest major: ref('{parent['name']}', "
+                            f"v={parent.get('latest_version')}) (see `wdc contracts diff "
+                            f"--product {target}` for what changed)",
                         )
                     )
                 elif reader not in {*product.consumers, *grants.get(product.id, ())}:
