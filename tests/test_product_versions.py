@@ -10,7 +10,7 @@ Finance pins major 1 (`ref('fct_orders', v=1)`); logistics reads the latest.
 - day 3: both majors publish: `sales.fct_orders_v1` (major 1, which kept days 1-2 as its
   history) and `sales.fct_orders` (the stable name, major 2; `fct_orders_v2` is a view on it) hold
   the day's orders, each with its own columns; file ports `v1/` and `v2/` both have the day;
-  finance builds from major 1 (its compiled SQL and its Dagster dependency say so);
+  finance builds from major 1 (its Dagster dependency, the lineage, says so);
 - day 4: finance moved to major 2 and builds from it;
 - day 5, `until` set to yesterday: the old major's relation and port are gone, the log says so,
   and a consumer still pinned to it fails the security policy, naming the retired major."""
@@ -129,15 +129,20 @@ def _set_until(project: Path, until: str) -> None:
     _edit_yaml(_descriptor(project), edit)
 
 
-def _pin_finance(project: Path, major: int | None) -> None:
+def _pin_finance(project: Path, major: int | None, declared: int | None = None) -> None:
+    """finance.fct_payments reads major `major` of sales.fct_orders (None: the latest) and
+    declares `declared` (default: the same; None with major None: 2) in its contract."""
     sql = project / "dbt_project/models/finance/marts/fct_payments.sql"
     ref = "{{ ref('fct_orders') }}" if major is None else f"{{{{ ref('fct_orders', v={major}) }}}}"
     sql.write_text(re.sub(r"\{\{ ref\('fct_orders'[^}]*\}\}", ref, sql.read_text()))
+    declared = declared or major or 2
 
+    def edit(data: dict[str, Any]) -> None:
+        kept = [c for c in data["customProperties"] if c["property"] != "dependencies"]
+        dependency = {"product": "sales.fct_orders", "major": declared}
+        data["customProperties"] = [*kept, {"property": "dependencies", "value": [dependency]}]
 
-def _compiled_finance(project: Path) -> str:
-    target = project / "dbt_project/target"
-    return next(p for p in target.rglob("fct_payments.sql") if "compiled" in p.parts).read_text()
+    _edit_yaml(project / "domains/finance/products/fct_payments.yaml", edit)
 
 
 def _finance_upstream(copy: Copy) -> list[str]:
@@ -239,25 +244,26 @@ def scenario(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> It
         s.runs["day3"] = copy.wdc("materialize", "--start", DAY_3, "--log-level", "ERROR")
         s.seen["day3"] = {
             "tables": _tables(lake),
-            "compiled_finance": _compiled_finance(project),
             "finance_upstream": _finance_upstream(copy),
         }
         # 3. finance moves to major 2 (the latest: a plain ref)
         _pin_finance(project, None)
         s.runs["day4"] = copy.wdc("materialize", "--start", DAY_4, "--log-level", "ERROR")
-        s.seen["day4"] = {
-            "compiled_finance": _compiled_finance(project),
-            "finance_upstream": _finance_upstream(copy),
-        }
+        s.seen["day4"] = {"finance_upstream": _finance_upstream(copy)}
         # 4. the deprecation date passes
         yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
         _set_until(project, yesterday)
         s.runs["sync_until"] = copy.wdc("contracts", "sync")
         s.runs["day5"] = copy.wdc("materialize", "--start", DAY_5, "--log-level", "ERROR")
         s.seen["day5"] = {"tables": _tables(lake)}
-        # a consumer still pinned to the retired major
+        # a consumer still pinned to the retired major; one whose contract names a major that
+        # its models do not read; one naming a major that does not exist
         _pin_finance(project, 1)
         s.runs["check_retired"] = copy.wdc("policy", "check", "--no-data")
+        _pin_finance(project, None, declared=1)
+        s.runs["check_mismatch"] = copy.wdc("policy", "check", "--no-data")
+        _pin_finance(project, None, declared=3)
+        s.runs["check_unknown"] = copy.wdc("policy", "check", "--no-data")
         yield s
 
 
@@ -314,11 +320,9 @@ def test_finance_builds_while_it_reads_major_1_and_after_it_moves_to_major_2(
 ) -> None:
     lake, root = scenario.lake, scenario.root
     day3, day4 = scenario.seen["day3"], scenario.seen["day4"]
-    assert '"sales"."fct_orders_v1"' in day3["compiled_finance"]
     assert "sales/fct_orders_v1" in day3["finance_upstream"]
     assert _rows(lake, "finance.fct_payments", "payment_date", DAY_3) > 0
     assert scenario.runs["day4"].returncode == 0, _output(scenario.runs["day4"])
-    assert '"sales"."fct_orders"' in day4["compiled_finance"]
     assert "sales/fct_orders" in day4["finance_upstream"]
     assert "sales/fct_orders_v1" not in day4["finance_upstream"]
     reconciled = _rows(lake, "finance.fct_payments", "payment_date", DAY_4)
@@ -345,3 +349,16 @@ def test_a_consumer_pinned_to_the_retired_major_fails_the_security_policy(
     assert check.returncode == 1, _output(check)
     assert "security.retired_major" in check.stdout
     assert "finance reads sales.fct_orders v1" in check.stdout
+
+
+def test_the_declared_dependency_names_the_major_the_models_read(scenario: Scenario) -> None:
+    # while reading major 1 and after moving to 2, declared and read agreed (the runs passed)
+    mismatch = scenario.runs["check_mismatch"]
+    assert mismatch.returncode == 1, _output(mismatch)
+    assert (
+        "finance.fct_payments: security.dependency_mismatch: declares it reads sales.fct_orders "
+        "v1, its dbt models read v2" in mismatch.stdout
+    )
+    unknown = scenario.runs["check_unknown"]
+    assert unknown.returncode == 1, _output(unknown)
+    assert "security.unknown_major: depends on sales.fct_orders v3" in unknown.stdout

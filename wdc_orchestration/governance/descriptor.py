@@ -316,6 +316,15 @@ class Deprecation(_Strict):
     until: dt.date
 
 
+class Dependency(_Strict):
+    """A product of another domain this one reads, at the major it reads (custom property
+    `dependencies`: `[{product: sales.fct_orders, major: 1}]`; its dbt models say the same with
+    `ref('fct_orders', v=1)`, or a plain ref for the latest major)."""
+
+    product: str
+    major: int
+
+
 # The columns of every state product's history (docs/time_model.md): the mesh's one convention, so
 # a consumer's as-of join reads the same on every dimension.
 VALID_FROM, VALID_TO, IS_CURRENT = "valid_from", "valid_to", "is_current"
@@ -376,7 +385,7 @@ class ProductDescriptor(_Strict):
     @field_validator("custom_properties")
     @classmethod
     def _known(cls, value: list[CustomProperty]) -> list[CustomProperty]:
-        _check_custom(value, {"allowedConsumers", "deprecation", "timeModel"})
+        _check_custom(value, {"allowedConsumers", "dependencies", "deprecation", "timeModel"})
         consumers = _custom(value, "allowedConsumers")
         if consumers not in (None, TODO) and not (
             isinstance(consumers, list) and all(isinstance(c, str) for c in consumers)
@@ -385,6 +394,12 @@ class ProductDescriptor(_Strict):
         deprecation = _custom(value, "deprecation")
         if deprecation is not None:
             Deprecation.model_validate(deprecation)
+        dependencies = _custom(value, "dependencies")
+        if dependencies is not None:
+            if not isinstance(dependencies, list):
+                raise ValueError("dependencies must be a list of {product, major}")
+            for dependency in dependencies:
+                Dependency.model_validate(dependency)
         time_model = _custom(value, "timeModel")
         if time_model not in (None, TODO):
             TimeModel.model_validate(time_model)
@@ -444,6 +459,12 @@ class ProductDescriptor(_Strict):
     def deprecation(self) -> Deprecation | None:
         value = _custom(self.custom_properties, "deprecation")
         return Deprecation.model_validate(value) if value is not None else None
+
+    @property
+    def dependencies(self) -> list[Dependency] | None:
+        """The products of other domains it declares it reads (None: not declared)."""
+        value = _custom(self.custom_properties, "dependencies")
+        return [Dependency.model_validate(v) for v in value] if value is not None else None
 
     @property
     def time_model(self) -> TimeModel | None:

@@ -14,6 +14,7 @@ from wdc_orchestration.governance.manifest import (
     all_nodes,
     domains,
     is_latest_version,
+    model_by_id,
     node_domain,
     node_label,
 )
@@ -35,6 +36,91 @@ def _retired(parent: Mapping[str, Any], today: dt.date) -> bool:
         return False
     until = parent.get("deprecation_date")
     return bool(until) and today > dt.date.fromisoformat(str(until)[:10])
+
+
+def _reads(
+    node: Mapping[str, Any], nodes: Mapping[str, Any], descriptors: Mapping[str, ProductDescriptor]
+) -> dict[str, int]:
+    """The products of other domains a product's model reads, through its own domain's models,
+    each at the major it reads (a ref's version, else the product's latest major)."""
+    own, seen, reads = node_domain(node), set(), {}
+    stack = list(node.get("depends_on", {}).get("nodes", []))
+    while stack:
+        parent = nodes.get(stack.pop())
+        if parent is None or parent["unique_id"] in seen or parent["resource_type"] != "model":
+            continue
+        seen.add(parent["unique_id"])
+        if node_domain(parent) == own:
+            stack.extend(parent.get("depends_on", {}).get("nodes", []))
+            continue
+        target = node_label(parent)
+        product = descriptors.get(target)
+        version = parent.get("version")
+        major = int(version) if version is not None else (product.major if product else 0)
+        reads[target] = major
+    return reads
+
+
+def _dependency_violations(
+    d: ProductDescriptor,
+    manifest: Mapping[str, Any],
+    descriptors: Mapping[str, ProductDescriptor],
+    today: dt.date,
+) -> list[Violation]:
+    """A consumer's declared `dependencies` name the major its dbt models read (moving to a new
+    major is a change of both, checked here), and only majors that exist."""
+    if d.dependencies is None:
+        return []
+    node = model_by_id(manifest, d.id)
+    if node is None:
+        return []
+    path = f"domains/{d.domain}/products/{d.name}.yaml"
+    reads = _reads(node, all_nodes(manifest), descriptors)
+    declared = {dep.product: dep.major for dep in d.dependencies}
+    found = []
+    for product, major in sorted(declared.items()):
+        producer = descriptors.get(product)
+        served = {producer.major} if producer else set()
+        served |= {
+            int(n["version"])
+            for n in manifest.get("nodes", {}).values()
+            if n["resource_type"] == "model"
+            and node_label(n) == product
+            and n.get("version") is not None
+            and not _retired(n, today)
+        }
+        if major not in served:
+            found.append(
+                Violation(
+                    d.id,
+                    "security.unknown_major",
+                    f"depends on {product} v{major}, which is not served "
+                    f"(served: {', '.join(f'v{m}' for m in sorted(served)) or 'none'})",
+                    f"declare a served major of {product} in {path}, and ref it with v=",
+                )
+            )
+        elif reads.get(product) != major:
+            got = f"v{reads[product]}" if product in reads else "nothing of it"
+            found.append(
+                Violation(
+                    d.id,
+                    "security.dependency_mismatch",
+                    f"declares it reads {product} v{major}, its dbt models read {got}",
+                    f"make dependencies in {path} and the model's ref('{product.split('.')[1]}',"
+                    " v=...) name the same major",
+                )
+            )
+    for product, major in sorted(reads.items()):
+        if product not in declared:
+            found.append(
+                Violation(
+                    d.id,
+                    "security.dependency_mismatch",
+                    f"reads {product} v{major}, not in its declared dependencies",
+                    f"add {{product: {product}, major: {major}}} to dependencies in {path}",
+                )
+            )
+    return found
 
 
 def check_security(
@@ -75,6 +161,7 @@ def check_security(
                         "allowedConsumers",
                     )
                 )
+        found.extend(_dependency_violations(d, manifest, descriptors, today))
     for node in manifest.get("nodes", {}).values():
         if node["resource_type"] not in _READERS:
             continue
