@@ -242,6 +242,7 @@ def scenario(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> It
         s.runs["sync"] = copy.wdc("contracts", "sync")
         s.runs["check"] = copy.wdc("policy", "check", "--no-data")
         s.runs["day3"] = copy.wdc("materialize", "--start", DAY_3, "--log-level", "ERROR")
+        s.runs["catalog_day3"] = copy.wdc("catalog", "--format", "json")
         s.seen["day3"] = {
             "tables": _tables(lake),
             "finance_upstream": _finance_upstream(copy),
@@ -256,6 +257,7 @@ def scenario(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> It
         s.runs["sync_until"] = copy.wdc("contracts", "sync")
         s.runs["day5"] = copy.wdc("materialize", "--start", DAY_5, "--log-level", "ERROR")
         s.seen["day5"] = {"tables": _tables(lake)}
+        s.runs["catalog_day5"] = copy.wdc("catalog", "--format", "json")
         # a consumer still pinned to the retired major; one whose contract names a major that
         # its models do not read; one naming a major that does not exist
         _pin_finance(project, 1)
@@ -264,6 +266,8 @@ def scenario(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> It
         s.runs["check_mismatch"] = copy.wdc("policy", "check", "--no-data")
         _pin_finance(project, None, declared=3)
         s.runs["check_unknown"] = copy.wdc("policy", "check", "--no-data")
+        _pin_finance(project, 3)
+        s.runs["check_no_version"] = copy.wdc("policy", "check", "--no-data")
         yield s
 
 
@@ -362,3 +366,25 @@ def test_the_declared_dependency_names_the_major_the_models_read(scenario: Scena
     unknown = scenario.runs["check_unknown"]
     assert unknown.returncode == 1, _output(unknown)
     assert "security.unknown_major: depends on sales.fct_orders v3" in unknown.stdout
+
+
+def _catalog_majors(done: subprocess.CompletedProcess[str]) -> dict[int, str | None]:
+    assert done.returncode == 0, _output(done)
+    entry = next(e for e in json.loads(done.stdout) if e["id"] == "sales.fct_orders")
+    return {p["major"]: p["deprecated_until"] for p in entry["published"]}
+
+
+def test_the_catalog_shows_the_old_major_deprecated_then_no_longer_lists_it(
+    scenario: Scenario,
+) -> None:
+    assert _catalog_majors(scenario.runs["catalog_day3"]) == {1: "2027-03-31", 2: None}
+    assert _catalog_majors(scenario.runs["catalog_day5"]) == {2: None}
+
+
+def test_a_ref_to_a_major_no_version_serves_fails_in_one_line(scenario: Scenario) -> None:
+    check = scenario.runs["check_no_version"]
+    assert check.returncode == 1, _output(check)
+    assert "Traceback" not in check.stderr
+    assert "depends on a node named 'fct_orders' with version '3' which was not found" in (
+        check.stderr
+    )

@@ -91,10 +91,17 @@ def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
 
 def policy_check(args: argparse.Namespace) -> int:
     """One line per violation on stdout (product: rule: why -> fix); non-zero when any."""
+    from wdc_orchestration.dbt_runner import DbtRunError
+
     try:
         violations, context = _violations(args)
     except (DescriptorError, duckdb.Error, OSError, ValueError) as error:
         raise UsageError(f"cannot check the policies: {error}") from error
+    except DbtRunError as error:
+        # the project itself is wrong (e.g. a ref pinned to a major no version serves): one
+        # line, the check failed
+        log.error("policy check failed: %s", " ".join(str(error.description).split()))
+        return 1
     if args.format == "json":
         sys.stdout.write(json.dumps([v.as_dict() for v in violations], indent=2) + "\n")
     else:
