@@ -245,6 +245,16 @@ def scenario(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> It
         s.runs["catalog_day3"] = copy.wdc("catalog", "--format", "json")
         s.seen["day3"] = {
             "tables": _tables(lake),
+            "rows": {
+                relation: _rows(lake, relation, "order_date", DAY_3)
+                for relation in ("sales.fct_orders_v1", "sales.fct_orders_v2", "sales.fct_orders")
+            },
+            "rows_v1_day_1": _rows(lake, "sales.fct_orders_v1", "order_date", "2026-11-01"),
+            "columns": {
+                relation: _columns(lake, relation)
+                for relation in ("sales.fct_orders_v1", "sales.fct_orders_v2", "sales.fct_orders")
+            },
+            "ports": [_port_days(root, 1), _port_days(root, 2)],
             "finance_upstream": _finance_upstream(copy),
         }
         # 3. finance moves to major 2 (the latest: a plain ref)
@@ -262,7 +272,7 @@ def scenario(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> It
         # its models do not read; one naming a major that does not exist
         _pin_finance(project, 1)
         s.runs["check_retired"] = copy.wdc("policy", "check", "--no-data")
-        _pin_finance(project, None, declared=1)
+        _pin_finance(project, 1, declared=2)
         s.runs["check_mismatch"] = copy.wdc("policy", "check", "--no-data")
         _pin_finance(project, None, declared=3)
         s.runs["check_unknown"] = copy.wdc("policy", "check", "--no-data")
@@ -297,20 +307,25 @@ def test_the_rename_at_2_0_0_passes_the_policies_and_publishes(scenario: Scenari
 
 
 def test_both_majors_get_the_day_each_with_its_own_columns(scenario: Scenario) -> None:
-    lake, orders = scenario.lake, _orders(scenario.root, DAY_3)
+    day3, orders = scenario.seen["day3"], _orders(scenario.root, DAY_3)
     assert orders > 0
-    for relation in ("sales.fct_orders_v1", "sales.fct_orders_v2", "sales.fct_orders"):
-        assert _rows(lake, relation, "order_date", DAY_3) == orders, relation
-    v1, v2 = _columns(lake, "sales.fct_orders_v1"), _columns(lake, "sales.fct_orders")
+    assert day3["rows"] == {
+        "sales.fct_orders_v1": orders,
+        "sales.fct_orders_v2": orders,
+        "sales.fct_orders": orders,
+    }
+    v1, v2 = day3["columns"]["sales.fct_orders_v1"], day3["columns"]["sales.fct_orders"]
     assert "unit_count" in v1 and "units_count" not in v1
     assert "units_count" in v2 and "unit_count" not in v2
+    assert day3["columns"]["sales.fct_orders_v2"] == v2
     # major 1 kept its history; major 2 starts at its first day (a backfill would fill it)
-    assert _rows(lake, "sales.fct_orders_v1", "order_date", "2026-11-01") > 0
-    assert _columns(lake, "sales.fct_orders_v2") == v2
+    assert day3["rows_v1_day_1"] > 0
 
 
 def test_both_file_ports_have_the_day(scenario: Scenario) -> None:
-    # (day 5 retired v1; the port days as of then are checked below)
+    v1_days, v2_days = scenario.seen["day3"]["ports"]
+    assert v1_days == ["2026-11-01", "2026-11-02", DAY_3]
+    assert v2_days == [DAY_3]
     pointer_v2 = json.loads((scenario.root / PORTS / "v2/current.json").read_text())
     assert pointer_v2["version"] == "2.0.0"
     contract = yaml.safe_load((scenario.root / PORTS / "v2" / pointer_v2["contract"]).read_text())
@@ -343,7 +358,7 @@ def test_after_until_the_old_major_is_gone_and_the_log_says_so(scenario: Scenari
     assert _port_days(scenario.root, 2) == [DAY_3, DAY_4, DAY_5]
     log = (scenario.root / "logs/wdc.log").read_text()
     assert 'retiring lakehouse."sales"."fct_orders_v1"' in log
-    assert "retired products/sales/fct_orders/v1/" in log
+    assert "retiring sales.fct_orders v1: its deprecation date" in log
 
 
 def test_a_consumer_pinned_to_the_retired_major_fails_the_security_policy(
@@ -353,6 +368,8 @@ def test_a_consumer_pinned_to_the_retired_major_fails_the_security_policy(
     assert check.returncode == 1, _output(check)
     assert "security.retired_major" in check.stdout
     assert "finance reads sales.fct_orders v1" in check.stdout
+    # its contract still names major 1: no longer served
+    assert "security.unknown_major: depends on sales.fct_orders v1" in check.stdout
 
 
 def test_the_declared_dependency_names_the_major_the_models_read(scenario: Scenario) -> None:
@@ -361,7 +378,7 @@ def test_the_declared_dependency_names_the_major_the_models_read(scenario: Scena
     assert mismatch.returncode == 1, _output(mismatch)
     assert (
         "finance.fct_payments: security.dependency_mismatch: declares it reads sales.fct_orders "
-        "v1, its dbt models read v2" in mismatch.stdout
+        "v2, its dbt models read v1" in mismatch.stdout
     )
     unknown = scenario.runs["check_unknown"]
     assert unknown.returncode == 1, _output(unknown)
