@@ -1,7 +1,8 @@
 """One writer per pool of the DuckLake catalog, enforced by the code whatever instance runs it.
 
 A domain's dbt step builds the run's window into the domain's one audit schema and publishes it
-(wap.py); a state product is recomputed from everything published before (state_history.sql). So
+(wap.py); a state product is recomputed from what was published before (its versions and kept
+snapshots, state_history.sql). So
 two writers of one domain at once would build into each other's audit tables, and the second to
 publish would drop the first one's day from a history; on a SQLite catalog, two writers of any
 domains at once fail at commit ("Failed to commit DuckLake transaction", "database is locked").

@@ -4,8 +4,8 @@
 -- state on day D: valid_from <= D < valid_to (or valid_to null); the current catalog: is_current.
 with versions as (
 
-    {{ scd2_versions(
-        state_history('int_catalog__daily_snapshots', 'snapshot_date'),
+    {{ state_product(
+        'int_catalog__daily_snapshots',
         key='product_id',
         date_column='snapshot_date',
         tracked=['sku', 'product_name', 'category_id', 'category_name', 'department', 'brand',

@@ -7,8 +7,8 @@
 -- same in every domain so products still join).
 with versions as (
 
-    {{ scd2_versions(
-        state_history('int_customers__daily_snapshots', 'snapshot_date'),
+    {{ state_product(
+        'int_customers__daily_snapshots',
         key='customer_id',
         date_column='snapshot_date',
         tracked=['signup_date', 'segment', 'city', 'uf', 'region', 'age_band', 'updated_at']
