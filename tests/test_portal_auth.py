@@ -407,6 +407,35 @@ def test_a_script_cannot_call_page_functions_or_delete_files(live: LivePortal) -
 
 
 @pytestmark_live
+def test_a_script_cannot_run_code_through_a_tables_data_request(live: LivePortal) -> None:
+    """Taipy turns a table-data request's filter into a pandas `DataFrame.query` string, and
+    pandas calls any `@name(...)` of Taipy's module: `@os.system(...)` ran a shell command for a
+    user of no domain. The same request without the filter is answered (the rule, not the script,
+    refused it)."""
+    marker = Path(live.lake.root).parent / f"ran-{os.getpid()}"
+    client = _client(live, "olga@wdc.example")
+    try:
+        table = client.page_variables("access")["requests"]
+        plain = {"columns": ["request"], "pagekey": "plain-0-10", "start": 0, "end": 10}
+        client.send({"type": "DU", "name": table, "payload": plain}, "access")
+        filtered = {**plain, "pagekey": "filtered-0-10", "filters": [
+            {"col": "request", "action": f"== @os.system('touch {marker}') +", "value": 0}
+        ]}  # fmt: skip
+        client.send({"type": "DU", "name": table, "payload": filtered}, "access")
+        grouped = {**plain, "pagekey": "grouped-0-10", "aggregates": ["request"],
+                   "applies": {"status": "to_csv"}}  # fmt: skip
+        client.send({"type": "DU", "name": table, "payload": grouped}, "access")
+    finally:
+        client.close()
+    assert not marker.exists(), "a table's filter ran a shell command"
+    answered = repr(client.received)
+    assert "plain-0-10" in answered and "filtered-0-10" not in answered
+    refused = [line for line in live.log.read_text().splitlines() if "message refused" in line]
+    assert any("table data request with filters" in line for line in refused), refused
+    assert any("table data request with aggregates, applies" in line for line in refused), refused
+
+
+@pytestmark_live
 def test_a_script_cannot_borrow_another_users_client_id(live: LivePortal) -> None:
     owner = _client(live, "fabio@wdc.example")
     try:
