@@ -225,6 +225,49 @@ def test_signing_in(app: App) -> None:
     assert client.get("/marketplace").status_code == 302
 
 
+def test_a_session_cookie_copied_before_sign_out_signs_nobody_in(app: App) -> None:
+    """Flask's signed cookie stays valid as long as its key: a copy taken before sign-out (another
+    tab, a stolen cookie) signed in after it, and after a password change, until the session id
+    the process records at sign-in was checked too."""
+    store = AccountStore(app.lake)
+    store.add("rita@wdc.example", PASSWORD, ["sales"])
+    handshake = "/socket.io/?EIO=4&transport=polling"
+
+    def signed_in_copy() -> tuple[object, str]:
+        client = app.flask.test_client()
+        client.post("/signin", data={"username": "rita@wdc.example", "password": PASSWORD})
+        assert client.get("/marketplace").status_code == 200
+        return client, client.get_cookie("wdc_portal_session").value
+
+    def with_cookie(cookie: str) -> object:
+        other = app.flask.test_client()
+        other.set_cookie("wdc_portal_session", cookie)
+        return other
+
+    def user_of_a_message(cookie: str) -> str | None:
+        # A websocket message runs with the session its handshake brought (Flask-SocketIO keeps a
+        # copy of it): the user the guard asks for is the one this cookie's session names.
+        headers = {"Cookie": f"wdc_portal_session={cookie}"}
+        with app.flask.test_request_context("/socket.io/", headers=headers):
+            user = signed_in()
+            return user.username if user else None
+
+    client, cookie = signed_in_copy()
+    assert with_cookie(cookie).get("/marketplace").status_code == 200  # the copy works, for now
+    assert user_of_a_message(cookie) == "rita@wdc.example"
+    client.get("/signout")
+    assert user_of_a_message(cookie) is None  # an open socket's next message is nobody's
+    copy = with_cookie(cookie)
+    assert copy.get("/marketplace").status_code == 302
+    assert copy.get("/taipy-jsx/access").status_code == 401
+    assert copy.get(handshake).status_code == 403
+    # a password changed with `users add --replace` ends the sessions signed in with the old one
+    client, cookie = signed_in_copy()
+    store.add("rita@wdc.example", PASSWORD + "-new", ["sales"], replace=True)
+    assert with_cookie(cookie).get("/marketplace").status_code == 302
+    assert client.get("/marketplace").status_code == 302
+
+
 SOURCES = ["/app.py", "/context.py", "/pages/access.py", "/cli.py", "/.taipyignore",
            "/auth/accounts.py", "/taipy.status.json"]  # fmt: skip
 

@@ -16,14 +16,21 @@ Two modes, from `WDC_PORTAL_AUTH`:
 
 The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure with
 `WDC_PORTAL_COOKIE_SECURE=1`), signed with `WDC_PORTAL_SECRET_KEY`, else a random key per
-process (sessions then end with the process: set it for more than one worker)."""
+process. A signed cookie alone stays valid for as long as the key does, so a copy taken before
+sign-out would still sign in: the cookie also carries a session id the process recorded at
+sign-in (`Sessions`), and a request counts as signed in only while that record exists and the
+account's password is the one it signed in with. Sign-out drops the record (an open socket's next
+message is refused too); a password changed with `users add --replace` ends its sessions; a
+restart ends them all (Taipy's per-browser state ends with the process as well)."""
 
 from __future__ import annotations
 
+import hashlib
 import html
 import logging
 import os
 import secrets
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
@@ -84,6 +91,40 @@ class SessionUser(flask_login.UserMixin):
 
     def get_id(self) -> str:
         return self.user.username
+
+
+SESSION_ID = "wdc_session_id"  # the key of the session id in Flask's session
+
+
+class Sessions:
+    """The sessions this process signed in: session id -> (user, a digest of the password hash
+    it signed in with). In memory, like Taipy's per-browser state."""
+
+    def __init__(self) -> None:
+        self._live: dict[str, tuple[str, str]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(password_hash: str) -> str:
+        return hashlib.sha256(password_hash.encode()).hexdigest()
+
+    def open(self, account: Account) -> str:
+        session_id = secrets.token_urlsafe(32)
+        with self._lock:
+            self._live[session_id] = (account.username, self._digest(account.password_hash))
+        return session_id
+
+    def valid(self, session_id: object, account: Account) -> bool:
+        if not isinstance(session_id, str):
+            return False
+        with self._lock:
+            live = self._live.get(session_id)
+        return live == (account.username, self._digest(account.password_hash))
+
+    def close(self, session_id: object) -> None:
+        if isinstance(session_id, str):
+            with self._lock:
+                self._live.pop(session_id, None)
 
 
 def _user(account: Account, extra_domains: Iterable[str] = ()) -> User:
@@ -150,14 +191,18 @@ def install(
     )
     manager = flask_login.LoginManager(app)
     manager.session_protection = "basic"
+    sessions = Sessions()
 
     @manager.user_loader
     def load(username: str) -> SessionUser | None:
-        # Read on every request: a removed account or changed domain applies at once.
+        # Read on every request and socket message: a removed account, a changed domain or
+        # password, or a signed-out session applies at once.
+        if config.mode != "local":
+            return None
         account = store.get(username)
-        return (
-            SessionUser(_user(account)) if account is not None and config.mode == "local" else None
-        )
+        if account is None or not sessions.valid(session.get(SESSION_ID), account):
+            return None
+        return SessionUser(_user(account))
 
     if config.mode == "header":
 
@@ -188,7 +233,9 @@ def install(
             username = request.form.get("username", "")
             account = store.verify(username, request.form.get("password", ""))
             if account is not None:
+                sessions.close(session.get(SESSION_ID))
                 session.clear()  # no session fixation: a new session for a new identity
+                session[SESSION_ID] = sessions.open(account)
                 flask_login.login_user(SessionUser(_user(account)))
                 log.info("portal sign-in: %s from %s", account.username, request.remote_addr)
                 return redirect(target)
@@ -199,6 +246,7 @@ def install(
 
     @app.route(SIGNOUT, methods=["GET", "POST"])
     def signout() -> Response:
+        sessions.close(session.get(SESSION_ID))
         flask_login.logout_user()
         session.clear()
         return redirect(SIGNIN)
