@@ -100,6 +100,19 @@ def test_a_query_naming_a_hidden_column_is_not_for_a_mere_reader() -> None:
     assert not may_see_query(LOGISTICS, aggregate, [REVENUE], grants)
     assert may_see_query(LOGISTICS, plain, [REVENUE], grants)
     assert not may_see_query(LOGISTICS, plain, [REVENUE], {})
+    # hidden columns read without being named: a star, a row by its alias, COLUMNS(regex)
+    port = REVENUE.sql_port
+    for unnamed in (f"SELECT * FROM {port}", f"SELECT r.* FROM {port} AS r",
+                    f"SELECT * EXCLUDE ({open_column}) FROM {port}",
+                    f"SELECT to_json(r) AS row FROM {port} AS r",
+                    f"SELECT columns('.*amount') FROM {port}",
+                    f"WITH c AS (SELECT * FROM {port}) SELECT {open_column} FROM c"):  # fmt: skip
+        assert may_see_query(FINANCE, unnamed, [REVENUE], {}), unnamed
+        assert not may_see_query(LOGISTICS, unnamed, [REVENUE], grants), unnamed
+    # what the KPIs do stays open: count(*), aliases used again, a CTE of visible columns
+    for fine in (f"SELECT {open_column} AS d, count(*) AS n FROM {port} GROUP BY d ORDER BY d",
+                 f"WITH c AS (SELECT {open_column} AS d FROM {port}) SELECT d FROM c"):  # fmt: skip
+        assert may_see_query(LOGISTICS, fine, [REVENUE], grants), fine
 
 
 # --- accounts ----------------------------------------------------------------------------------
