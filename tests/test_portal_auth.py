@@ -313,10 +313,15 @@ def test_other_origins_are_refused_on_pages_and_the_socket(app: App) -> None:
 # --- the trusted reverse proxy -----------------------------------------------------------------
 
 
+PROXY_SECRET = "the-proxy-and-the-portal-share-this-0123456789"
+
+
 def test_header_mode_believes_the_proxy_only(tmp_path: Path) -> None:
     app = Flask("header-mode")
     store = AccountStore(LocalLakeStorage(root=str(tmp_path / "lake")))
-    config = AuthConfig(mode="header", secret_key="h" * 64, group_prefix="wdc-")
+    config = AuthConfig(
+        mode="header", secret_key="h" * 64, group_prefix="wdc-", proxy_secret=PROXY_SECRET
+    )
     install(app, store, config, DOMAINS)
 
     @app.route("/who")
@@ -325,15 +330,36 @@ def test_header_mode_believes_the_proxy_only(tmp_path: Path) -> None:
         return f"{user.username}:{','.join(sorted(user.domains))}" if user else "nobody"
 
     client = app.test_client()
-    headers = {
+    forged = {
         "X-Forwarded-User": "Lia@wdc.example",
         "X-Forwarded-Groups": "wdc-logistics,wdc-hr,x",
     }
+    headers = {**forged, "X-WDC-Proxy-Secret": PROXY_SECRET}
     assert client.get("/who", headers=headers).data == b"lia@wdc.example:logistics"
     assert client.get("/who").status_code == 302  # no header: not signed in
     other = client.get("/who", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 302  # not from a trusted proxy: the header is ignored
+    # from the loopback but without the proxy's secret (any process on the portal's host)
+    assert client.get("/who", headers=forged).status_code == 302
+    wrong = {**forged, "X-WDC-Proxy-Secret": PROXY_SECRET[:-1] + "x"}
+    assert client.get("/who", headers=wrong).status_code == 302
     assert client.get("/signin").status_code == 403  # no local sign-in behind the proxy
+
+
+def test_header_mode_needs_the_proxy_secret_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wdc_orchestration.settings import SettingsError
+
+    monkeypatch.setenv("WDC_PORTAL_AUTH", "header")
+    monkeypatch.delenv("WDC_PORTAL_PROXY_SECRET", raising=False)
+    with pytest.raises(SettingsError, match="WDC_PORTAL_PROXY_SECRET"):
+        AuthConfig.from_env()
+    monkeypatch.setenv("WDC_PORTAL_PROXY_SECRET", "short")
+    with pytest.raises(SettingsError, match="at least 32"):
+        AuthConfig.from_env()
+    monkeypatch.setenv("WDC_PORTAL_PROXY_SECRET", PROXY_SECRET)
+    assert AuthConfig.from_env().proxy_secret == PROXY_SECRET
+    monkeypatch.setenv("WDC_PORTAL_AUTH", "local")  # local accounts: the secret is not used
+    assert AuthConfig.from_env().proxy_secret == ""
 
 
 # --- a scripted websocket client against the portal served for real ----------------------------

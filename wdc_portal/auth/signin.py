@@ -10,8 +10,11 @@ Two modes, from `WDC_PORTAL_AUTH`:
   in and says who it is in `WDC_PORTAL_USER_HEADER` (default `X-Forwarded-User`) and their
   groups in `WDC_PORTAL_GROUPS_HEADER` (default `X-Forwarded-Groups`, comma-separated; groups
   named after domains, optionally prefixed by `WDC_PORTAL_GROUP_PREFIX`). The headers are only
-  believed from `WDC_PORTAL_TRUSTED_PROXIES` (default the loopback): the portal must be
-  reachable only through the proxy. A local account of the same name adds its domains.
+  believed from `WDC_PORTAL_TRUSTED_PROXIES` (default the loopback) and with the shared secret
+  `WDC_PORTAL_PROXY_SECRET` in `WDC_PORTAL_PROXY_SECRET_HEADER` (default `X-WDC-Proxy-Secret`),
+  which the proxy adds to every request: an address alone is not an identity (any process on the
+  portal's host reaches its loopback). Header mode refuses to start without the secret. A local
+  account of the same name adds its domains.
   OIDC in the portal itself is not built: the proxy does it.
 
 The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure with
@@ -26,24 +29,27 @@ restart ends them all (Taipy's per-browser state ends with the process as well).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import html
 import logging
 import os
 import secrets
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
 import flask_login
 from flask import Flask, Response, redirect, request, session
 
+from wdc_orchestration.settings import SettingsError
 from wdc_portal.auth.accounts import Account, AccountStore
 from wdc_portal.auth.rules import User
 
 log = logging.getLogger(__name__)
 
 SIGNIN, SIGNOUT = "/signin", "/signout"
+MIN_PROXY_SECRET_LENGTH = 32
 # Routes a browser requests as pages: an anonymous visitor is sent to the sign-in form; any
 # other (Taipy's JSON and data routes, the socket) answers 401/403.
 _API_PREFIXES = ("/taipy-", "/socket.io")
@@ -58,6 +64,9 @@ class AuthConfig:
     group_prefix: str = ""
     trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
     cookie_secure: bool = False
+    # header mode: what the proxy sends in `proxy_secret_header` (empty: no header is believed)
+    proxy_secret: str = field(default="", repr=False)
+    proxy_secret_header: str = "X-WDC-Proxy-Secret"
 
     @classmethod
     def from_env(cls) -> AuthConfig:
@@ -66,7 +75,14 @@ class AuthConfig:
 
         mode = env("WDC_PORTAL_AUTH", "local").lower()
         if mode not in ("local", "header"):
-            raise ValueError(f"WDC_PORTAL_AUTH={mode!r}: use 'local' or 'header'")
+            raise SettingsError(f"WDC_PORTAL_AUTH={mode!r}: use 'local' or 'header'")
+        proxy_secret = env("WDC_PORTAL_PROXY_SECRET")
+        if mode == "header" and len(proxy_secret) < MIN_PROXY_SECRET_LENGTH:
+            raise SettingsError(
+                "WDC_PORTAL_AUTH=header needs WDC_PORTAL_PROXY_SECRET (at least "
+                f"{MIN_PROXY_SECRET_LENGTH} characters), which the proxy sends in "
+                f"{env('WDC_PORTAL_PROXY_SECRET_HEADER', cls.proxy_secret_header)}"
+            )
         secret = env("WDC_PORTAL_SECRET_KEY")
         if not secret:
             log.info("WDC_PORTAL_SECRET_KEY is not set: sessions are signed with a random key")
@@ -80,6 +96,8 @@ class AuthConfig:
             group_prefix=env("WDC_PORTAL_GROUP_PREFIX"),
             trusted_proxies=frozenset(p.strip() for p in proxies.split(",") if p.strip()),
             cookie_secure=env("WDC_PORTAL_COOKIE_SECURE") in ("1", "true", "yes"),
+            proxy_secret=proxy_secret if mode == "header" else "",
+            proxy_secret_header=env("WDC_PORTAL_PROXY_SECRET_HEADER", cls.proxy_secret_header),
         )
 
 
@@ -209,6 +227,16 @@ def install(
         @manager.request_loader
         def from_proxy(req: object) -> SessionUser | None:
             if request.remote_addr not in config.trusted_proxies:
+                return None
+            sent = request.headers.get(config.proxy_secret_header, "").encode()
+            if not config.proxy_secret or not hmac.compare_digest(
+                sent, config.proxy_secret.encode()
+            ):
+                if request.headers.get(config.user_header):
+                    log.warning(
+                        "identity header from %s without the proxy's secret: ignored",
+                        request.remote_addr,
+                    )
                 return None
             username = request.headers.get(config.user_header, "").strip().lower()
             if not username:
