@@ -112,6 +112,24 @@ def test_keys_inside_the_lake_still_work(lake: LakeStorage, tmp_path: Path) -> N
     assert check_key("a/..b/c..d/.hidden") == "a/..b/c..d/.hidden"
 
 
+def test_the_lakes_root_lists_no_sibling_lake(
+    lake: LakeStorage, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A lake under `mesh` beside one under `mesh-staging` (a bucket's prefixes, a folder's
+    siblings): listing the root of one reaches nothing of the other."""
+    lake.put_bytes(b"{}", "governance/x.json", tmp_path / "scratch")
+    if isinstance(lake, S3LakeStorage):
+        endpoint = request.getfixturevalue("s3_endpoint")
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        s3.put_object(Bucket=lake.bucket, Key=f"{lake.prefix}-staging/secret.json", Body=b"{}")
+    else:
+        sibling = Path(lake.root + "-staging")
+        sibling.mkdir(parents=True)
+        (sibling / "secret.json").write_text("{}")
+    assert lake.list_keys("") == ["governance/x.json"]
+    assert lake.exists("")
+
+
 def test_a_traversing_request_id_is_refused_before_any_write(tmp_path: Path) -> None:
     """The issue's case: a rejection of request `../../..` wrote decision.json outside the lake."""
     from wdc_orchestration.governance.access_requests import (
