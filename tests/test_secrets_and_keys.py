@@ -92,6 +92,18 @@ def test_the_public_key_set_explicitly_on_remote_storage_is_a_warning_outside_pr
         assert pseudonymisation_key() == DEVELOPMENT_KEY.encode()
 
 
+def test_a_key_kept_in_dot_env_is_the_key(
+    local_storage: None, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`.env` holds the key (.env.example's way): read even when nothing else read .env yet."""
+    import wdc_orchestration.settings as settings
+
+    (tmp_path / ".env").write_text(f"{KEY_VARIABLE}={SECRET_KEY}\n")
+    monkeypatch.setattr(settings, "PROJECT_ROOT", tmp_path)
+    monkeypatch.delenv(KEY_VARIABLE, raising=False)
+    assert pseudonymisation_key() == SECRET_KEY.encode()
+
+
 def test_a_short_key_is_refused(local_storage: None) -> None:
     with (
         environment({KEY_VARIABLE: "short"}),
