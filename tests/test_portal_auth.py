@@ -177,8 +177,10 @@ def test_origins() -> None:
 
 
 def test_a_sign_in_never_redirects_off_the_portal() -> None:
-    for target in ("//evil.example/x", "https://evil.example", "evil", "", None):
-        assert safe_next(target) == "/"
+    # a browser reads `/\\host` as `//host` and drops tabs and newlines: `/\\t/host` is `//host`
+    browser_slashes = ("/\\evil.example", "/\\/evil.example", "/\t/evil.example", "/\n/evil.x")
+    for target in ("//evil.example/x", "https://evil.example", "evil", "", None, *browser_slashes):
+        assert safe_next(target) == "/", target
     assert safe_next("/product?product=sales.fct_orders") == "/product?product=sales.fct_orders"
 
 

@@ -168,8 +168,12 @@ def signed_in() -> User | None:
 
 
 def safe_next(target: str | None) -> str:
-    """A redirect target on this portal only (no `//host`, no scheme): else the marketplace."""
+    """A redirect target on this portal only (no `//host`, no scheme): else the marketplace.
+    Browsers read a backslash as a slash and drop tabs and newlines from a URL, so `/\\evil` and
+    `/\\t/evil` lead to `//evil`: a target with either, or any control character, is refused."""
     if not target:
+        return "/"
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
