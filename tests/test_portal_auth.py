@@ -520,6 +520,32 @@ def test_a_script_cannot_run_code_through_a_tables_data_request(live: LivePortal
 
 
 @pytestmark_live
+def test_a_script_cannot_walk_or_set_attributes_through_a_variable_name(
+    live: LivePortal,
+) -> None:
+    """Taipy follows a dotted variable name attribute by attribute (`x.__class__.__module__` was
+    answered with `taipy.gui.utils.types`) and sets one the same way, on a class every user
+    shares. The plain name is still answered."""
+    client = _client(live, "olga@wdc.example")
+    try:
+        variables = client.page_variables("access")
+        note, table = variables["decision-note"], variables["requests"]
+        walk = [f"{note}.__class__.__name__", f"{table}.__class__.__module__"]
+        client.send({"type": "RU", "name": "", "payload": {"names": walk}}, "access")
+        client.set("access", f"{table}.__class__.wdc_probe", "set by a script")
+        client.send({"type": "DU", "name": f"{table}.__class__", "payload": {}}, "access")
+        client.send({"type": "RU", "name": "", "payload": {"names": [note]}}, "access")
+    finally:
+        client.close()
+    answered = repr(client.received)
+    assert "taipy.gui.utils.types" not in answered and "____class____" not in answered
+    assert note in answered  # the plain variable's refresh was answered
+    refused = [line for line in live.log.read_text().splitlines() if "message refused" in line]
+    for what in (f"'{walk[0]}'", f"'{table}.__class__.wdc_probe'", f"'{table}.__class__'"):
+        assert any(f"variable name {what}" in line for line in refused), (what, refused)
+
+
+@pytestmark_live
 def test_a_script_cannot_borrow_another_users_client_id(live: LivePortal) -> None:
     owner = _client(live, "fabio@wdc.example")
     try:

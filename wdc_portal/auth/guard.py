@@ -169,6 +169,15 @@ class PortalGui(Gui):
         if not self._portal_bindings.claim(client_id, user.username):
             return f"client id of another user ({user.username})"
         payload = message.get("payload")
+        names = [message.get("name")] if msg_type in ("U", "DU") else []
+        if msg_type == "RU" and isinstance(payload, dict):
+            names = list(payload.get("names") or [])
+        # Taipy follows a dotted name attribute by attribute from the user's state
+        # (`x.__class__.__module__` was answered) and sets one the same way, on objects every
+        # user shares (a class); no variable of the portal's pages is dotted.
+        dotted = [n for n in names if not isinstance(n, str) or "." in n]
+        if dotted:
+            return f"variable name {dotted[0]!r}"
         if msg_type == "A":
             action = payload.get("action") if isinstance(payload, dict) else payload
             if not isinstance(action, str) or action not in self._portal_callback_names:
