@@ -126,6 +126,16 @@ CASES: dict[str, Case] = {
         {},
         "argument --port: '0' is not a port (1-65535)",
     ),
+    "portal WDC_PORTAL_AUTH=oidc": lambda root: (
+        ["portal"],
+        {"WDC_PORTAL_AUTH": "oidc"},
+        "WDC_PORTAL_AUTH='oidc': use 'local' or 'header'",
+    ),
+    "portal WDC_PORTAL_AUTH=header without the proxy secret": lambda root: (
+        ["portal"],
+        {"WDC_PORTAL_AUTH": "header", "WDC_PORTAL_PROXY_SECRET": ""},
+        "WDC_PORTAL_AUTH=header needs WDC_PORTAL_PROXY_SECRET",
+    ),
     "policy check --domains-dir <missing>": lambda root: (
         ["policy", "check", "--no-data", "--domains-dir", str(root / "nope")],
         {},

@@ -112,6 +112,43 @@ def test_keys_inside_the_lake_still_work(lake: LakeStorage, tmp_path: Path) -> N
     assert check_key("a/..b/c..d/.hidden") == "a/..b/c..d/.hidden"
 
 
+def test_an_encoded_dot_dot_is_a_name_inside_the_lake(
+    lake: LakeStorage, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Neither a folder nor S3 decodes `%2e%2e`: it is a name like any other, and stays inside the
+    lake (on S3 under the lake's prefix, as the bucket lists it)."""
+    key = "governance/%2e%2e/%2E%2E/..%2f..%2fx.json"
+    lake.put_bytes(b"{}", key, tmp_path / "scratch")
+    assert lake.list_keys("governance/") == [key] and lake.read_bytes(key) == b"{}"
+    if isinstance(lake, S3LakeStorage):
+        endpoint = request.getfixturevalue("s3_endpoint")
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        listed = s3.list_objects_v2(Bucket=lake.bucket)["Contents"]
+        assert [o["Key"] for o in listed] == [f"{lake.prefix}/{key}"]
+    else:
+        root = Path(lake.root)
+        (written,) = [p for p in tmp_path.rglob("*.json") if "scratch" not in p.parts]
+        assert written.is_relative_to(root) and written == root / key
+
+
+def test_the_lakes_root_lists_no_sibling_lake(
+    lake: LakeStorage, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A lake under `mesh` beside one under `mesh-staging` (a bucket's prefixes, a folder's
+    siblings): listing the root of one reaches nothing of the other."""
+    lake.put_bytes(b"{}", "governance/x.json", tmp_path / "scratch")
+    if isinstance(lake, S3LakeStorage):
+        endpoint = request.getfixturevalue("s3_endpoint")
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        s3.put_object(Bucket=lake.bucket, Key=f"{lake.prefix}-staging/secret.json", Body=b"{}")
+    else:
+        sibling = Path(lake.root + "-staging")
+        sibling.mkdir(parents=True)
+        (sibling / "secret.json").write_text("{}")
+    assert lake.list_keys("") == ["governance/x.json"]
+    assert lake.exists("")
+
+
 def test_a_traversing_request_id_is_refused_before_any_write(tmp_path: Path) -> None:
     """The issue's case: a rejection of request `../../..` wrote decision.json outside the lake."""
     from wdc_orchestration.governance.access_requests import (

@@ -100,6 +100,19 @@ def test_a_query_naming_a_hidden_column_is_not_for_a_mere_reader() -> None:
     assert not may_see_query(LOGISTICS, aggregate, [REVENUE], grants)
     assert may_see_query(LOGISTICS, plain, [REVENUE], grants)
     assert not may_see_query(LOGISTICS, plain, [REVENUE], {})
+    # hidden columns read without being named: a star, a row by its alias, COLUMNS(regex)
+    port = REVENUE.sql_port
+    for unnamed in (f"SELECT * FROM {port}", f"SELECT r.* FROM {port} AS r",
+                    f"SELECT * EXCLUDE ({open_column}) FROM {port}",
+                    f"SELECT to_json(r) AS row FROM {port} AS r",
+                    f"SELECT columns('.*amount') FROM {port}",
+                    f"WITH c AS (SELECT * FROM {port}) SELECT {open_column} FROM c"):  # fmt: skip
+        assert may_see_query(FINANCE, unnamed, [REVENUE], {}), unnamed
+        assert not may_see_query(LOGISTICS, unnamed, [REVENUE], grants), unnamed
+    # what the KPIs do stays open: count(*), aliases used again, a CTE of visible columns
+    for fine in (f"SELECT {open_column} AS d, count(*) AS n FROM {port} GROUP BY d ORDER BY d",
+                 f"WITH c AS (SELECT {open_column} AS d FROM {port}) SELECT d FROM c"):  # fmt: skip
+        assert may_see_query(LOGISTICS, fine, [REVENUE], grants), fine
 
 
 # --- accounts ----------------------------------------------------------------------------------
@@ -164,8 +177,10 @@ def test_origins() -> None:
 
 
 def test_a_sign_in_never_redirects_off_the_portal() -> None:
-    for target in ("//evil.example/x", "https://evil.example", "evil", "", None):
-        assert safe_next(target) == "/"
+    # a browser reads `/\\host` as `//host` and drops tabs and newlines: `/\\t/host` is `//host`
+    browser_slashes = ("/\\evil.example", "/\\/evil.example", "/\t/evil.example", "/\n/evil.x")
+    for target in ("//evil.example/x", "https://evil.example", "evil", "", None, *browser_slashes):
+        assert safe_next(target) == "/", target
     assert safe_next("/product?product=sales.fct_orders") == "/product?product=sales.fct_orders"
 
 
@@ -225,6 +240,49 @@ def test_signing_in(app: App) -> None:
     assert client.get("/marketplace").status_code == 302
 
 
+def test_a_session_cookie_copied_before_sign_out_signs_nobody_in(app: App) -> None:
+    """Flask's signed cookie stays valid as long as its key: a copy taken before sign-out (another
+    tab, a stolen cookie) signed in after it, and after a password change, until the session id
+    the process records at sign-in was checked too."""
+    store = AccountStore(app.lake)
+    store.add("rita@wdc.example", PASSWORD, ["sales"])
+    handshake = "/socket.io/?EIO=4&transport=polling"
+
+    def signed_in_copy() -> tuple[object, str]:
+        client = app.flask.test_client()
+        client.post("/signin", data={"username": "rita@wdc.example", "password": PASSWORD})
+        assert client.get("/marketplace").status_code == 200
+        return client, client.get_cookie("wdc_portal_session").value
+
+    def with_cookie(cookie: str) -> object:
+        other = app.flask.test_client()
+        other.set_cookie("wdc_portal_session", cookie)
+        return other
+
+    def user_of_a_message(cookie: str) -> str | None:
+        # A websocket message runs with the session its handshake brought (Flask-SocketIO keeps a
+        # copy of it): the user the guard asks for is the one this cookie's session names.
+        headers = {"Cookie": f"wdc_portal_session={cookie}"}
+        with app.flask.test_request_context("/socket.io/", headers=headers):
+            user = signed_in()
+            return user.username if user else None
+
+    client, cookie = signed_in_copy()
+    assert with_cookie(cookie).get("/marketplace").status_code == 200  # the copy works, for now
+    assert user_of_a_message(cookie) == "rita@wdc.example"
+    client.get("/signout")
+    assert user_of_a_message(cookie) is None  # an open socket's next message is nobody's
+    copy = with_cookie(cookie)
+    assert copy.get("/marketplace").status_code == 302
+    assert copy.get("/taipy-jsx/access").status_code == 401
+    assert copy.get(handshake).status_code == 403
+    # a password changed with `users add --replace` ends the sessions signed in with the old one
+    client, cookie = signed_in_copy()
+    store.add("rita@wdc.example", PASSWORD + "-new", ["sales"], replace=True)
+    assert with_cookie(cookie).get("/marketplace").status_code == 302
+    assert client.get("/marketplace").status_code == 302
+
+
 SOURCES = ["/app.py", "/context.py", "/pages/access.py", "/cli.py", "/.taipyignore",
            "/auth/accounts.py", "/taipy.status.json"]  # fmt: skip
 
@@ -257,10 +315,15 @@ def test_other_origins_are_refused_on_pages_and_the_socket(app: App) -> None:
 # --- the trusted reverse proxy -----------------------------------------------------------------
 
 
+PROXY_SECRET = "the-proxy-and-the-portal-share-this-0123456789"
+
+
 def test_header_mode_believes_the_proxy_only(tmp_path: Path) -> None:
     app = Flask("header-mode")
     store = AccountStore(LocalLakeStorage(root=str(tmp_path / "lake")))
-    config = AuthConfig(mode="header", secret_key="h" * 64, group_prefix="wdc-")
+    config = AuthConfig(
+        mode="header", secret_key="h" * 64, group_prefix="wdc-", proxy_secret=PROXY_SECRET
+    )
     install(app, store, config, DOMAINS)
 
     @app.route("/who")
@@ -269,15 +332,36 @@ def test_header_mode_believes_the_proxy_only(tmp_path: Path) -> None:
         return f"{user.username}:{','.join(sorted(user.domains))}" if user else "nobody"
 
     client = app.test_client()
-    headers = {
+    forged = {
         "X-Forwarded-User": "Lia@wdc.example",
         "X-Forwarded-Groups": "wdc-logistics,wdc-hr,x",
     }
+    headers = {**forged, "X-WDC-Proxy-Secret": PROXY_SECRET}
     assert client.get("/who", headers=headers).data == b"lia@wdc.example:logistics"
     assert client.get("/who").status_code == 302  # no header: not signed in
     other = client.get("/who", headers=headers, environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 302  # not from a trusted proxy: the header is ignored
+    # from the loopback but without the proxy's secret (any process on the portal's host)
+    assert client.get("/who", headers=forged).status_code == 302
+    wrong = {**forged, "X-WDC-Proxy-Secret": PROXY_SECRET[:-1] + "x"}
+    assert client.get("/who", headers=wrong).status_code == 302
     assert client.get("/signin").status_code == 403  # no local sign-in behind the proxy
+
+
+def test_header_mode_needs_the_proxy_secret_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wdc_orchestration.settings import SettingsError
+
+    monkeypatch.setenv("WDC_PORTAL_AUTH", "header")
+    monkeypatch.delenv("WDC_PORTAL_PROXY_SECRET", raising=False)
+    with pytest.raises(SettingsError, match="WDC_PORTAL_PROXY_SECRET"):
+        AuthConfig.from_env()
+    monkeypatch.setenv("WDC_PORTAL_PROXY_SECRET", "short")
+    with pytest.raises(SettingsError, match="at least 32"):
+        AuthConfig.from_env()
+    monkeypatch.setenv("WDC_PORTAL_PROXY_SECRET", PROXY_SECRET)
+    assert AuthConfig.from_env().proxy_secret == PROXY_SECRET
+    monkeypatch.setenv("WDC_PORTAL_AUTH", "local")  # local accounts: the secret is not used
+    assert AuthConfig.from_env().proxy_secret == ""
 
 
 # --- a scripted websocket client against the portal served for real ----------------------------
@@ -404,6 +488,61 @@ def test_a_script_cannot_call_page_functions_or_delete_files(live: LivePortal) -
         assert any(what in line for line in refused), (what, refused)
     (request,) = list_requests(live.lake)
     assert request.requested_by == "lia@wdc.example"  # nothing filed or decided by the script
+
+
+@pytestmark_live
+def test_a_script_cannot_run_code_through_a_tables_data_request(live: LivePortal) -> None:
+    """Taipy turns a table-data request's filter into a pandas `DataFrame.query` string, and
+    pandas calls any `@name(...)` of Taipy's module: `@os.system(...)` ran a shell command for a
+    user of no domain. The same request without the filter is answered (the rule, not the script,
+    refused it)."""
+    marker = Path(live.lake.root).parent / f"ran-{os.getpid()}"
+    client = _client(live, "olga@wdc.example")
+    try:
+        table = client.page_variables("access")["requests"]
+        plain = {"columns": ["request"], "pagekey": "plain-0-10", "start": 0, "end": 10}
+        client.send({"type": "DU", "name": table, "payload": plain}, "access")
+        filtered = {**plain, "pagekey": "filtered-0-10", "filters": [
+            {"col": "request", "action": f"== @os.system('touch {marker}') +", "value": 0}
+        ]}  # fmt: skip
+        client.send({"type": "DU", "name": table, "payload": filtered}, "access")
+        grouped = {**plain, "pagekey": "grouped-0-10", "aggregates": ["request"],
+                   "applies": {"status": "to_csv"}}  # fmt: skip
+        client.send({"type": "DU", "name": table, "payload": grouped}, "access")
+    finally:
+        client.close()
+    assert not marker.exists(), "a table's filter ran a shell command"
+    answered = repr(client.received)
+    assert "plain-0-10" in answered and "filtered-0-10" not in answered
+    refused = [line for line in live.log.read_text().splitlines() if "message refused" in line]
+    assert any("table data request with filters" in line for line in refused), refused
+    assert any("table data request with aggregates, applies" in line for line in refused), refused
+
+
+@pytestmark_live
+def test_a_script_cannot_walk_or_set_attributes_through_a_variable_name(
+    live: LivePortal,
+) -> None:
+    """Taipy follows a dotted variable name attribute by attribute (`x.__class__.__module__` was
+    answered with `taipy.gui.utils.types`) and sets one the same way, on a class every user
+    shares. The plain name is still answered."""
+    client = _client(live, "olga@wdc.example")
+    try:
+        variables = client.page_variables("access")
+        note, table = variables["decision-note"], variables["requests"]
+        walk = [f"{note}.__class__.__name__", f"{table}.__class__.__module__"]
+        client.send({"type": "RU", "name": "", "payload": {"names": walk}}, "access")
+        client.set("access", f"{table}.__class__.wdc_probe", "set by a script")
+        client.send({"type": "DU", "name": f"{table}.__class__", "payload": {}}, "access")
+        client.send({"type": "RU", "name": "", "payload": {"names": [note]}}, "access")
+    finally:
+        client.close()
+    answered = repr(client.received)
+    assert "taipy.gui.utils.types" not in answered and "____class____" not in answered
+    assert note in answered  # the plain variable's refresh was answered
+    refused = [line for line in live.log.read_text().splitlines() if "message refused" in line]
+    for what in (f"'{walk[0]}'", f"'{table}.__class__.wdc_probe'", f"'{table}.__class__'"):
+        assert any(f"variable name {what}" in line for line in refused), (what, refused)
 
 
 @pytestmark_live

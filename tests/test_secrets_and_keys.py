@@ -6,6 +6,7 @@ portal's S3 reader gets the platform's S3 secret, credential chain included."""
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 
 import duckdb
@@ -92,6 +93,24 @@ def test_the_public_key_set_explicitly_on_remote_storage_is_a_warning_outside_pr
         assert pseudonymisation_key() == DEVELOPMENT_KEY.encode()
 
 
+def test_a_key_kept_in_dot_env_is_the_key(
+    local_storage: None, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`.env` holds the key (.env.example's way): read even when nothing else read .env yet."""
+    import wdc_orchestration.settings as settings
+
+    (tmp_path / ".env").write_text(f"{KEY_VARIABLE}={SECRET_KEY}\n")
+    monkeypatch.setattr(settings, "PROJECT_ROOT", tmp_path)
+    monkeypatch.delenv(KEY_VARIABLE, raising=False)
+    # .env is read once per process, like a fresh `wdc` command's first setting: forget the read
+    # an earlier test made (and this one, afterwards)
+    settings.load_dotenv_once.cache_clear()
+    try:
+        assert pseudonymisation_key() == SECRET_KEY.encode()
+    finally:
+        settings.load_dotenv_once.cache_clear()
+
+
 def test_a_short_key_is_refused(local_storage: None) -> None:
     with (
         environment({KEY_VARIABLE: "short"}),
@@ -142,6 +161,38 @@ def test_the_lakehouse_resource_shows_the_catalog_masked_and_connects_with_the_r
         pytest.raises(ValueError, match="masked"),
     ):
         resource.catalog()
+
+
+def _unreachable_catalog() -> str:
+    """A PostgreSQL catalog with a password on a port nothing listens on (refused at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"postgres:dbname=wdc host=127.0.0.1 port={port} user=wdc password=s3cret"
+
+
+def test_a_catalog_that_cannot_be_attached_fails_without_its_password(
+    local_storage: None,
+) -> None:
+    """DuckDB's error repeats the whole connection string: what a step's failure in the Dagster
+    UI, the portal's pages (a KPI that cannot be computed) and `wdc doctor` showed."""
+    from wdc_orchestration.doctor.services import check_catalog
+    from wdc_orchestration.governance.product_reader import products_connection
+
+    with environment({"WDC_DUCKLAKE_CATALOG": _unreachable_catalog()}):
+        settings = get_settings()
+        finding = check_catalog(settings)
+        assert finding.failed and "s3cret" not in finding.detail, finding.detail
+        assert f"password={MASK}" in finding.detail and "Connection refused" in finding.detail
+        for connect in (
+            lambda: products_connection(settings, []),
+            lambda: lakehouse_from_settings(settings).get_connection().__enter__(),
+        ):
+            with pytest.raises(duckdb.Error) as failed:
+                connect()
+            assert "s3cret" not in str(failed.value) and f"password={MASK}" in str(failed.value)
+            # nothing chained to it holds the original message either
+            assert failed.value.__context__ is None and failed.value.__cause__ is None
 
 
 def test_the_platform_s3_secret_uses_the_credential_chain_without_static_keys(

@@ -27,7 +27,13 @@ import duckdb
 
 from wdc_orchestration.duckdb_extensions import ensure_extensions
 from wdc_orchestration.processes import process_alive
-from wdc_orchestration.settings import S3Settings, Settings, get_settings, is_postgres_catalog
+from wdc_orchestration.settings import (
+    S3Settings,
+    Settings,
+    get_settings,
+    is_postgres_catalog,
+    mask_secrets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +159,19 @@ def configure_duckdb(
         conn.execute("LOAD postgres_scanner")
     elif catalog.startswith("sqlite:") or ":" not in catalog:
         conn.execute("LOAD sqlite_scanner")
+
+
+def attach_ducklake(conn: duckdb.DuckDBPyConnection, statement: str) -> None:
+    """Run an `ATTACH 'ducklake:<catalog>' ...` statement. DuckDB's error for a catalog it cannot
+    reach repeats the whole connection string, `password=...` included, and that message reaches
+    a step's failure in the Dagster UI, the portal's pages and `wdc doctor`: it is raised again
+    with the secrets masked, outside the handler, so no traceback chains the original."""
+    try:
+        conn.execute(statement)
+        return
+    except duckdb.Error as error:
+        kind, message = type(error), mask_secrets(str(error))
+    raise kind(message)
 
 
 def connect_duckdb(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:

@@ -15,6 +15,9 @@ PASSWORD_VARIABLE = "WDC_PORTAL_PASSWORD"
 
 
 def portal(args: argparse.Namespace) -> int:
+    from wdc_portal.auth.signin import AuthConfig
+
+    AuthConfig.from_env()  # a bad sign-in setting is one line and exit 2, before Taipy loads
     from wdc_portal.app import serve
 
     serve(host=args.host, port=args.port, dagster_url=args.dagster_url)

@@ -13,7 +13,8 @@ import duckdb
 
 from wdc_orchestration.doctor.findings import Finding, fail, first_line, ok, skip
 from wdc_orchestration.doctor.local import duckdb_connection, folder_problem
-from wdc_orchestration.settings import Settings
+from wdc_orchestration.duckdb_setup import attach_ducklake
+from wdc_orchestration.settings import Settings, mask_secrets
 
 NETWORK_TIMEOUT_S = 3.0
 
@@ -36,9 +37,10 @@ def check_catalog(settings: Settings) -> Finding:
         catalog = f"{catalog} connect_timeout={int(NETWORK_TIMEOUT_S)}"
     try:
         with duckdb_connection(settings.duckdb_extension_dir) as con:
-            con.execute(
+            attach_ducklake(
+                con,
                 f"ATTACH 'ducklake:{catalog}' AS lakehouse "
-                f"(DATA_PATH '{settings.ducklake_data_path}', READ_ONLY)"
+                f"(DATA_PATH '{settings.ducklake_data_path}', READ_ONLY)",
             )
             tables = con.execute(
                 "select count(*) from duckdb_tables() where database_name = 'lakehouse'"
@@ -46,8 +48,9 @@ def check_catalog(settings: Settings) -> Finding:
     except (ImportError, RuntimeError):  # an extension's package is missing or broken
         return fail(item, "cannot attach it without the DuckDB extensions", "see above")
     except duckdb.Error as error:
-        return fail(item, f"cannot attach {catalog}: {first_line(error)}", _catalog_fix(catalog))
-    return ok(item, f"{catalog}: attached read-only, {tables} tables")
+        shown = mask_secrets(catalog)
+        return fail(item, f"cannot attach {shown}: {first_line(error)}", _catalog_fix(catalog))
+    return ok(item, f"{mask_secrets(catalog)}: attached read-only, {tables} tables")
 
 
 def _catalog_fix(catalog: str) -> str:

@@ -30,7 +30,7 @@ from sqlglot import exp, parse
 from sqlglot.errors import SqlglotError
 
 from wdc_orchestration.duckdb_extensions import ensure_extensions
-from wdc_orchestration.duckdb_setup import configure_s3
+from wdc_orchestration.duckdb_setup import attach_ducklake, configure_s3
 from wdc_orchestration.governance.descriptor import ProductDescriptor
 from wdc_orchestration.governance.publications import list_publications
 from wdc_orchestration.settings import S3Settings, Settings, is_remote
@@ -96,9 +96,10 @@ def products_connection(
         # The platform's own S3 secret (endpoint, region, URL style, static credentials or the
         # AWS credential chain: roles work here as they do for dbt's DuckDB).
         configure_s3(conn, settings.s3 or S3Settings.from_env())
-    conn.execute(
+    attach_ducklake(
+        conn,
         f"ATTACH 'ducklake:{settings.ducklake_catalog}' AS {ALIAS} "
-        f"(DATA_PATH '{settings.ducklake_data_path}', READ_ONLY)"
+        f"(DATA_PATH '{settings.ducklake_data_path}', READ_ONLY)",
     )
     # Values read as text the same on every host (the platform's dbt profile does the same).
     conn.execute("SET TimeZone = 'UTC'")

@@ -21,7 +21,7 @@ import logging
 import os
 from functools import cache
 
-from wdc_orchestration.settings import is_production, remote_storage_parts
+from wdc_orchestration.settings import is_production, load_dotenv_once, remote_storage_parts
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,9 @@ def _warn_development_key() -> None:
 
 def pseudonymisation_key() -> bytes:
     """The key from the environment; the development key only when everything is local."""
+    # `.env` first, as every setting reads it: else a key kept there was missed whenever this ran
+    # before any setting (the public key taken on a local lake, a refusal on a remote one).
+    load_dotenv_once()
     key = os.environ.get(KEY_VARIABLE, "").strip()
     remote = remote_storage_parts()
     production = is_production()

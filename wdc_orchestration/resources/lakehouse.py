@@ -11,7 +11,7 @@ from dagster_duckdb import DuckDBResource
 
 from wdc_orchestration.catalog_lock import catalog_writer
 from wdc_orchestration.duckdb_extensions import ensure_extensions
-from wdc_orchestration.duckdb_setup import configure_duckdb, connection_config
+from wdc_orchestration.duckdb_setup import attach_ducklake, configure_duckdb, connection_config
 from wdc_orchestration.settings import (
     MASK,
     S3Settings,
@@ -80,7 +80,9 @@ class DuckLakeResource(DuckDBResource):
                     ", READ_ONLY" if self.read_only else ""
                 )
                 catalog = f"ducklake:{real_catalog}"
-                conn.execute(f"ATTACH IF NOT EXISTS '{catalog}' AS {LAKEHOUSE_ALIAS} ({options})")
+                attach_ducklake(
+                    conn, f"ATTACH IF NOT EXISTS '{catalog}' AS {LAKEHOUSE_ALIAS} ({options})"
+                )
                 conn.execute(f"USE {LAKEHOUSE_ALIAS}")
                 yield conn
             finally:

@@ -52,6 +52,12 @@ class S3LakeStorage(LakeStorage):
     def _key(self, key: str) -> str:
         return "/".join(part for part in (self.prefix.strip("/"), check_key(key)) if part)
 
+    def _listing_prefix(self, key: str) -> str:
+        """What to list for `key`: the lake's root is its prefix *folder* (`mesh/`), else a listing
+        of `mesh` would take in a sibling lake's `mesh-staging/...` too."""
+        listed = self._key(key)
+        return listed + "/" if listed and not check_key(key).strip("/") else listed
+
     def url(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{self._key(key)}".rstrip("/")
 
@@ -88,7 +94,9 @@ class S3LakeStorage(LakeStorage):
     def exists(self, key: str) -> bool:
         client = self.client()
         with self._permanent_errors():
-            response = client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(key), MaxKeys=1)
+            response = client.list_objects_v2(
+                Bucket=self.bucket, Prefix=self._listing_prefix(key), MaxKeys=1
+            )
         return response.get("KeyCount", 0) > 0
 
     def list_keys(self, prefix: str) -> list[str]:
@@ -97,7 +105,7 @@ class S3LakeStorage(LakeStorage):
         keys: list[str] = []
         with self._permanent_errors():
             for page in client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self._key(prefix)
+                Bucket=self.bucket, Prefix=self._listing_prefix(prefix)
             ):
                 keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
         return sorted(keys)

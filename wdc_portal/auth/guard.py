@@ -49,6 +49,13 @@ BLOCKED_PREFIXES = (
 MESSAGE_TYPES = frozenset({"ID", "AID", "GR", "U", "A", "DU", "RU", "GMC"})
 _IN_MESSAGE: contextvars.ContextVar[bool] = contextvars.ContextVar("in_message", default=False)
 _RENDER_ONLY = frozenset({"__gui.table_on_edit", "__gui.table_on_delete", "__gui.table_on_add"})
+# Options of a table-data request (`DU`) that run what the message says: Taipy joins a filter's
+# column, operator and value into a pandas `DataFrame.query` string, and pandas calls any
+# `@name(...)` it resolves in Taipy's module (`@os.system('...')` ran a shell command for a user of
+# no domain); a group-by hands the message's function names to pandas; a comparison names a
+# function. No table of the portal has a filter, group-by or comparison control, so a request
+# that carries one is a script's.
+_DATA_OPTIONS_REFUSED = ("filters", "aggregates", "applies", "compare", "compare_datas")
 
 
 def extra_origins() -> list[str]:
@@ -162,10 +169,25 @@ class PortalGui(Gui):
         if not self._portal_bindings.claim(client_id, user.username):
             return f"client id of another user ({user.username})"
         payload = message.get("payload")
+        names = [message.get("name")] if msg_type in ("U", "DU") else []
+        if msg_type == "RU" and isinstance(payload, dict):
+            names = list(payload.get("names") or [])
+        # Taipy follows a dotted name attribute by attribute from the user's state
+        # (`x.__class__.__module__` was answered) and sets one the same way, on objects every
+        # user shares (a class); no variable of the portal's pages is dotted.
+        dotted = [n for n in names if not isinstance(n, str) or "." in n]
+        if dotted:
+            return f"variable name {dotted[0]!r}"
         if msg_type == "A":
             action = payload.get("action") if isinstance(payload, dict) else payload
             if not isinstance(action, str) or action not in self._portal_callback_names:
                 return f"action {action!r}"
+        if msg_type == "DU":
+            if not isinstance(payload, dict):
+                return "table data request without options"
+            used = [option for option in _DATA_OPTIONS_REFUSED if payload.get(option)]
+            if used:
+                return f"table data request with {', '.join(used)}"
         if msg_type == "U" and isinstance(payload, dict):
             on_change = payload.get("on_change")
             if on_change and on_change not in self._portal_callback_names:

@@ -90,13 +90,24 @@ def may_see_query(
     reads: Iterable[ProductDescriptor],
     grants: Mapping[str, Iterable[str]],
 ) -> bool:
-    """A KPI's query: every product it reads is readable, and no column it names is hidden from
-    the user (an aggregate of a confidential column is the column's information)."""
+    """A KPI's query: every product it reads is readable, and it reads no column hidden from the
+    user (an aggregate of a confidential column is the column's information). When some are
+    hidden, every name the query uses must be a visible column or one of its own aliases, and it
+    selects no `*` (but `count(*)`) nor `COLUMNS(...)`: `select *`, `r.*`, `to_json(r)` (a row by
+    its table's alias) and `columns('.*amount')` read hidden columns without naming them."""
     products = list(reads)
     if not all(may_read(user, p, grants) for p in products):
         return False
     hidden = {name.lower() for p in products for name in hidden_columns(user, p)}
     if not hidden:
         return True
-    named = {c.name.lower() for c in parse_one(sql, read="duckdb").find_all(exp.Column)}
-    return not (named & hidden)
+    tree = parse_one(sql, read="duckdb")
+    if tree.find(exp.Columns) is not None:
+        return False
+    if any(not isinstance(star.parent, exp.Count) for star in tree.find_all(exp.Star)):
+        return False
+    visible = {c.name.lower() for p in products for c in visible_columns(user, p)}
+    aliases = {a.alias.lower() for a in tree.find_all(exp.Alias)}
+    aliases |= {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    named = {c.name.lower() for c in tree.find_all(exp.Column)}
+    return not (named & hidden) and named <= visible | (aliases - hidden)

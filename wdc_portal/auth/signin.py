@@ -10,33 +10,46 @@ Two modes, from `WDC_PORTAL_AUTH`:
   in and says who it is in `WDC_PORTAL_USER_HEADER` (default `X-Forwarded-User`) and their
   groups in `WDC_PORTAL_GROUPS_HEADER` (default `X-Forwarded-Groups`, comma-separated; groups
   named after domains, optionally prefixed by `WDC_PORTAL_GROUP_PREFIX`). The headers are only
-  believed from `WDC_PORTAL_TRUSTED_PROXIES` (default the loopback): the portal must be
-  reachable only through the proxy. A local account of the same name adds its domains.
+  believed from `WDC_PORTAL_TRUSTED_PROXIES` (default the loopback) and with the shared secret
+  `WDC_PORTAL_PROXY_SECRET` in `WDC_PORTAL_PROXY_SECRET_HEADER` (default `X-WDC-Proxy-Secret`),
+  which the proxy adds to every request: an address alone is not an identity (any process on the
+  portal's host reaches its loopback). Header mode refuses to start without the secret. A local
+  account of the same name adds its domains.
   OIDC in the portal itself is not built: the proxy does it.
 
 The session is Flask's signed cookie (HttpOnly, SameSite=Lax, Secure with
 `WDC_PORTAL_COOKIE_SECURE=1`), signed with `WDC_PORTAL_SECRET_KEY`, else a random key per
-process (sessions then end with the process: set it for more than one worker)."""
+process. A signed cookie alone stays valid for as long as the key does, so a copy taken before
+sign-out would still sign in: the cookie also carries a session id the process recorded at
+sign-in (`Sessions`), and a request counts as signed in only while that record exists and the
+account's password is the one it signed in with. Sign-out drops the record (an open socket's next
+message is refused too); a password changed with `users add --replace` ends its sessions; a
+restart ends them all (Taipy's per-browser state ends with the process as well)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import logging
 import os
 import secrets
+import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote, urlsplit
 
 import flask_login
 from flask import Flask, Response, redirect, request, session
 
+from wdc_orchestration.settings import SettingsError
 from wdc_portal.auth.accounts import Account, AccountStore
 from wdc_portal.auth.rules import User
 
 log = logging.getLogger(__name__)
 
 SIGNIN, SIGNOUT = "/signin", "/signout"
+MIN_PROXY_SECRET_LENGTH = 32
 # Routes a browser requests as pages: an anonymous visitor is sent to the sign-in form; any
 # other (Taipy's JSON and data routes, the socket) answers 401/403.
 _API_PREFIXES = ("/taipy-", "/socket.io")
@@ -51,6 +64,9 @@ class AuthConfig:
     group_prefix: str = ""
     trusted_proxies: frozenset[str] = frozenset({"127.0.0.1", "::1"})
     cookie_secure: bool = False
+    # header mode: what the proxy sends in `proxy_secret_header` (empty: no header is believed)
+    proxy_secret: str = field(default="", repr=False)
+    proxy_secret_header: str = "X-WDC-Proxy-Secret"
 
     @classmethod
     def from_env(cls) -> AuthConfig:
@@ -59,7 +75,14 @@ class AuthConfig:
 
         mode = env("WDC_PORTAL_AUTH", "local").lower()
         if mode not in ("local", "header"):
-            raise ValueError(f"WDC_PORTAL_AUTH={mode!r}: use 'local' or 'header'")
+            raise SettingsError(f"WDC_PORTAL_AUTH={mode!r}: use 'local' or 'header'")
+        proxy_secret = env("WDC_PORTAL_PROXY_SECRET")
+        if mode == "header" and len(proxy_secret) < MIN_PROXY_SECRET_LENGTH:
+            raise SettingsError(
+                "WDC_PORTAL_AUTH=header needs WDC_PORTAL_PROXY_SECRET (at least "
+                f"{MIN_PROXY_SECRET_LENGTH} characters), which the proxy sends in "
+                f"{env('WDC_PORTAL_PROXY_SECRET_HEADER', cls.proxy_secret_header)}"
+            )
         secret = env("WDC_PORTAL_SECRET_KEY")
         if not secret:
             log.info("WDC_PORTAL_SECRET_KEY is not set: sessions are signed with a random key")
@@ -73,6 +96,8 @@ class AuthConfig:
             group_prefix=env("WDC_PORTAL_GROUP_PREFIX"),
             trusted_proxies=frozenset(p.strip() for p in proxies.split(",") if p.strip()),
             cookie_secure=env("WDC_PORTAL_COOKIE_SECURE") in ("1", "true", "yes"),
+            proxy_secret=proxy_secret if mode == "header" else "",
+            proxy_secret_header=env("WDC_PORTAL_PROXY_SECRET_HEADER", cls.proxy_secret_header),
         )
 
 
@@ -84,6 +109,40 @@ class SessionUser(flask_login.UserMixin):
 
     def get_id(self) -> str:
         return self.user.username
+
+
+SESSION_ID = "wdc_session_id"  # the key of the session id in Flask's session
+
+
+class Sessions:
+    """The sessions this process signed in: session id -> (user, a digest of the password hash
+    it signed in with). In memory, like Taipy's per-browser state."""
+
+    def __init__(self) -> None:
+        self._live: dict[str, tuple[str, str]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(password_hash: str) -> str:
+        return hashlib.sha256(password_hash.encode()).hexdigest()
+
+    def open(self, account: Account) -> str:
+        session_id = secrets.token_urlsafe(32)
+        with self._lock:
+            self._live[session_id] = (account.username, self._digest(account.password_hash))
+        return session_id
+
+    def valid(self, session_id: object, account: Account) -> bool:
+        if not isinstance(session_id, str):
+            return False
+        with self._lock:
+            live = self._live.get(session_id)
+        return live == (account.username, self._digest(account.password_hash))
+
+    def close(self, session_id: object) -> None:
+        if isinstance(session_id, str):
+            with self._lock:
+                self._live.pop(session_id, None)
 
 
 def _user(account: Account, extra_domains: Iterable[str] = ()) -> User:
@@ -109,8 +168,12 @@ def signed_in() -> User | None:
 
 
 def safe_next(target: str | None) -> str:
-    """A redirect target on this portal only (no `//host`, no scheme): else the marketplace."""
+    """A redirect target on this portal only (no `//host`, no scheme): else the marketplace.
+    Browsers read a backslash as a slash and drop tabs and newlines from a URL, so `/\\evil` and
+    `/\\t/evil` lead to `//evil`: a target with either, or any control character, is refused."""
     if not target:
+        return "/"
+    if "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return "/"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -150,20 +213,34 @@ def install(
     )
     manager = flask_login.LoginManager(app)
     manager.session_protection = "basic"
+    sessions = Sessions()
 
     @manager.user_loader
     def load(username: str) -> SessionUser | None:
-        # Read on every request: a removed account or changed domain applies at once.
+        # Read on every request and socket message: a removed account, a changed domain or
+        # password, or a signed-out session applies at once.
+        if config.mode != "local":
+            return None
         account = store.get(username)
-        return (
-            SessionUser(_user(account)) if account is not None and config.mode == "local" else None
-        )
+        if account is None or not sessions.valid(session.get(SESSION_ID), account):
+            return None
+        return SessionUser(_user(account))
 
     if config.mode == "header":
 
         @manager.request_loader
         def from_proxy(req: object) -> SessionUser | None:
             if request.remote_addr not in config.trusted_proxies:
+                return None
+            sent = request.headers.get(config.proxy_secret_header, "").encode()
+            if not config.proxy_secret or not hmac.compare_digest(
+                sent, config.proxy_secret.encode()
+            ):
+                if request.headers.get(config.user_header):
+                    log.warning(
+                        "identity header from %s without the proxy's secret: ignored",
+                        request.remote_addr,
+                    )
                 return None
             username = request.headers.get(config.user_header, "").strip().lower()
             if not username:
@@ -188,7 +265,9 @@ def install(
             username = request.form.get("username", "")
             account = store.verify(username, request.form.get("password", ""))
             if account is not None:
+                sessions.close(session.get(SESSION_ID))
                 session.clear()  # no session fixation: a new session for a new identity
+                session[SESSION_ID] = sessions.open(account)
                 flask_login.login_user(SessionUser(_user(account)))
                 log.info("portal sign-in: %s from %s", account.username, request.remote_addr)
                 return redirect(target)
@@ -199,6 +278,7 @@ def install(
 
     @app.route(SIGNOUT, methods=["GET", "POST"])
     def signout() -> Response:
+        sessions.close(session.get(SESSION_ID))
         flask_login.logout_user()
         session.clear()
         return redirect(SIGNIN)
