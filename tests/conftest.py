@@ -4,8 +4,6 @@ mesh materialised into it for real at a tiny scale factor."""
 from __future__ import annotations
 
 import os
-import shutil
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +21,7 @@ from tests.infra import (
     postgres_cluster,
     s3_server,
 )
+from tests.lakes import PREFIX_DAYS, TEST_SCALE_FACTOR, copy_lake, prefix_root
 from tests.scope_order import ScopeDurations, load_weights, longest_scopes_first
 from wdc_orchestration.settings import (
     DBT_PROJECT_DIR,
@@ -63,9 +62,7 @@ if _WORKER:
         "WDC_DBT_TARGET_DIR", str(DBT_PROJECT_DIR / "target" / f"worker-{_WORKER}")
     )
 
-TEST_SCALE_FACTOR = 0.01
-DAY_1 = "2026-11-01"
-DAY_2 = "2026-11-02"
+DAY_1, DAY_2 = PREFIX_DAYS[:2]  # the days of `two_days`
 DAY_3_DEFECT = "2026-11-03"  # a day a test plants defects in (on its own copy of the lake)
 
 
@@ -118,20 +115,6 @@ def started_run() -> Iterator[StartedRun]:
         started.ids = [r.run_id for r in instance.get_runs() if r.run_id not in before]
 
 
-def copy_lake(source: MeshLake, target: Path) -> MeshLake:
-    """The lake, catalog and instance of `source`, copied under `target`; DuckLake's catalog is
-    told its data now lives in the copy (its data files are stored relative to that path)."""
-    shutil.copytree(source.root / "lake", target / "lake")
-    shutil.copytree(source.root / "catalog", target / "catalog")
-    shutil.copytree(source.root / "dagster_home", target / "dagster_home")
-    with sqlite3.connect(target / "catalog" / "wdc.sqlite") as catalog:
-        catalog.execute(
-            "update ducklake_metadata set value = ? where key = 'data_path'",
-            (str(target / "lake" / "lakehouse") + "/",),
-        )
-    return MeshLake(target)
-
-
 @pytest.fixture(scope="session")
 def test_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshLake]:
     """Everything a run writes goes to the session's temporary folder; the extension directory
@@ -147,13 +130,14 @@ def test_lake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshLake]:
 
 
 @pytest.fixture(scope="session")
-def two_days(test_lake: MeshLake) -> MeshLake:
-    """The whole mesh materialised for two consecutive days through `wdc materialize`."""
-    from wdc_orchestration.cli import main
-
-    exit_code = main(["materialize", "--start", DAY_1, "--end", DAY_2, "--log-level", "WARNING"])
-    assert exit_code == 0, "wdc materialize failed: see the log above"
-    return test_lake
+def two_days(
+    test_lake: MeshLake, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> MeshLake:
+    """The whole mesh materialised for two consecutive days through `wdc materialize`: a copy of
+    the session's shared two-day lake (tests/lakes.py) as the session lake (`test_lake`)."""
+    return copy_lake(
+        MeshLake(prefix_root(tmp_path_factory, worker_id, 2)), test_lake.root, replace=True
+    )
 
 
 _SESSION_START = time.time()

@@ -11,7 +11,13 @@ executed by the daemon's run launcher. One server and one lake for the module, i
   overlap   four runs at once: two domains' days, a two-day single-run backfill of sales, and a
             consumer of the first of those days: all succeed, with exact row counts;
   sigkill   a run killed with SIGKILL in its dbt step, then run again: exact products, no partial
-            day, no duplicate rows; and the same for `wdc materialize` killed mid-run."""
+            day, no duplicate rows; and the same for `wdc materialize` killed mid-run.
+
+The first night runs on a new lake on purpose (not on a copy of the session's day-1 lake,
+tests/lakes.py): it is the suite's one night of the five daily jobs at once on an empty embedded
+lake through `dagster dev` and the platform's instance. bench.nightly's daemon path
+(test_bench_smoke.py::TestNightlyBench) starts from the day before, TestTheThrowAwayDagsterDev
+from a copy of day 1, test_grpc_workspace.py's new lake has its instance on PostgreSQL."""
 
 from __future__ import annotations
 

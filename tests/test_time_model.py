@@ -3,20 +3,19 @@ with gaps filled later, old days rerun, days overlapping in separate processes, 
 arriving late — the products equal, port by port and row by row, one serial run of the same days.
 
 Every case runs for real on a lake of its own at SF 0.01 (`wdc materialize` processes, dbt,
-DuckLake), and is compared with the module's serial reference: one `wdc materialize` of the
-three days in order."""
+DuckLake), and is compared with the module's serial reference: the three days in order, one
+`wdc materialize` after another. Cases that need the first days built as a start copy the
+session's shared lake of those days (tests/lakes.py) instead of building them again."""
 
 from __future__ import annotations
 
 import random
-import shutil
-import sqlite3
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from filelock import FileLock
 
+from tests.lakes import PARTS, PREFIX_DAYS, copy_lake, prefix_root
 from tests.mesh_compare import Lake, assert_same_products, attached, file_port_files
 from wdc_orchestration.settings import environment
 
@@ -27,38 +26,22 @@ DOMAINS = ["customers", "catalog", "sales", "finance", "logistics"]
 
 
 # xdist (--dist loadscope) sends each class of this module to a worker of its own: the cases
-# build lakes of their own and only read the serial reference, which the first worker to need it
-# builds once, into a folder every worker sees, under a file lock.
+# build lakes of their own and only read the serial reference and the shorter prefixes of it,
+# which the first worker to need each builds once, into a folder every worker sees, under a file
+# lock (tests/lakes.py).
 
 
 @pytest.fixture(scope="session")
 def serial(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Lake:
-    """The reference: the three days in order, one process (read-only for every test)."""
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if worker_id != "master" else base  # the session's, across workers
-    lake = Lake(shared / "time-model-serial")
-    with FileLock(str(lake.root) + ".lock"):
-        built = lake.root / "built"
-        if not built.exists():
-            shutil.rmtree(lake.root, ignore_errors=True)  # a worker killed half-way
-            child = lake.start(
-                "materialize", "--start", DAYS[0], "--end", DAYS[-1], log_name="serial"
-            )
-            assert child.wait(timeout=1800) == 0, lake.output()
-            built.touch()
-    return lake
+    """The reference: the three days in order, one `wdc materialize` after the other, each on
+    the lake of the days before (read-only for every test)."""
+    assert DAYS == PREFIX_DAYS
+    return Lake(prefix_root(tmp_path_factory, worker_id, len(DAYS)))
 
 
-def _copy(source: Lake, target: Path) -> Lake:
-    """`source`'s lake, catalog and instance under `target` (DuckLake told where its data went)."""
-    for part in ("lake", "catalog", "dagster_home"):
-        shutil.copytree(source.root / part, target / part)
-    with sqlite3.connect(target / "catalog" / "wdc.sqlite") as catalog:
-        catalog.execute(
-            "update ducklake_metadata set value = ? where key = 'data_path'",
-            (str(target / "lake" / "lakehouse") + "/",),
-        )
-    return Lake(target)
+def _copy(source: Lake | Path, target: Path, parts: tuple[str, ...] = PARTS) -> Lake:
+    """`source`'s lake, catalog and instance (or `parts` of them) under `target`."""
+    return copy_lake(Lake(source) if isinstance(source, Path) else source, target, parts)
 
 
 # --- what a state product is -------------------------------------------------------------------
@@ -204,12 +187,11 @@ class TestRandomOrders:
 
 
 @pytest.fixture(scope="module")
-def late_customers_day(tmp_path_factory: pytest.TempPathFactory) -> Lake:
-    """Days 1 and 2 of the whole mesh; day 3 of every domain but customers (its CRM export is
+def late_customers_day(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Lake:
+    """Days 1 and 2 of the whole mesh (a copy of the session's two-day lake: `wdc materialize`
+    of each, its instance included); day 3 of every domain but customers (its CRM export is
     late: sales, finance and logistics cannot build day 3); then day 3 of customers alone."""
-    lake = Lake(tmp_path_factory.mktemp("late"))
-    assert lake.materialize_at_once(DAYS[0]) == [0], lake.output()
-    assert lake.materialize_at_once(DAYS[1]) == [0], lake.output()
+    lake = _copy(prefix_root(tmp_path_factory, worker_id, 2), tmp_path_factory.mktemp("late"))
     others = ",".join(d for d in DOMAINS if d != "customers")
     assert lake.materialize_at_once(DAYS[2], extra=["--domains", others]) == [1], lake.output()
     return lake
@@ -287,7 +269,7 @@ class TestALateCustomersDay:
             assert [r.partition_key for r in finance_requests] == [DAYS[2]]
 
 
-# --- the throw-away `dagster dev` of the README, five daily jobs at once ------------------------
+# --- the throw-away `dagster dev` of the README, ten daily jobs at once -------------------------
 
 
 def _dbt_steps(instance: dg.DagsterInstance, run_ids: list[str]) -> list[tuple[float, float]]:
@@ -310,33 +292,40 @@ def _dbt_steps(instance: dg.DagsterInstance, run_ids: list[str]) -> list[tuple[f
 
 
 class TestTheThrowAwayDagsterDev:
-    """The README's `dagster dev -w workspace.yaml`, five daily jobs at once."""
+    """The README's `dagster dev -w workspace.yaml`, two days' daily jobs at once."""
 
     def test_the_nightly_pattern_on_dagster_devs_own_instance_equals_the_serial_run(
-        self, serial: Lake, tmp_path: Path
+        self, serial: Lake, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str
     ) -> None:
         """The README's `dagster dev -w workspace.yaml`, on an instance with Dagster's defaults (no
-        `dagster.yaml`, so no pool has a limit): the five daily jobs of a day at once (as the 02:00
-        schedules launch them), then the next two days' ten at once (a backfill beside the nightly).
-        Every run succeeds: the dbt steps, not queued by any pool, take turns at the writer lock
-        (catalog_lock.py); the mesh equals the serial run."""
+        `dagster.yaml`, so no pool has a limit), over a lake that holds day 1 (a copy of the
+        session's one-day lake and catalog, not its instance: the instance is dagster dev's own,
+        new). The next two days' ten daily jobs at once (a backfill beside the nightly, as the
+        02:00 schedules launch a night's five). Every run succeeds: the dbt steps, not queued by
+        any pool, take turns at the writer lock (catalog_lock.py); the mesh equals the serial run.
+
+        Nothing of the runs needs day 1's history in the instance: the readiness checks wait for
+        the producers' publications of the run's own days (quality/upstream.py), the sensors
+        judge the publications and finished runs of this instance. The first night on a new
+        lake, five at once, is test_nightly.py's and test_grpc_workspace.py's."""
         from wdc_orchestration.devserver import DagsterDev, launch_at_once
 
-        lake = Lake(tmp_path / "throwaway")
+        lake = _copy(
+            prefix_root(tmp_path_factory, worker_id, 1),
+            tmp_path / "throwaway",
+            parts=("lake", "catalog"),
+        )
         home = lake.root / "dagster_home"
         with (
             environment(lake.env()),
             DagsterDev(home=home, env=lake.env(), platform_instance=False) as dev,
         ):
             assert not (home / "dagster.yaml").exists()
-            nights = [[DAYS[0]], [DAYS[1], DAYS[2]]]
-            run_ids: list[str] = []
-            for days in nights:
-                runs = [run for day in days for run in launch_at_once(dev, DOMAINS, day).values()]
-                done = dev.wait(runs)
-                assert set(done.values()) == {"SUCCESS"}, (days, done, dev.log_file)
-                run_ids += runs
-            steps = _dbt_steps(dg.DagsterInstance.get(), run_ids)
+            days = [DAYS[1], DAYS[2]]
+            runs = [run for day in days for run in launch_at_once(dev, DOMAINS, day).values()]
+            done = dev.wait(runs)
+            assert len(runs) == 10 and set(done.values()) == {"SUCCESS"}, (done, dev.log_file)
+            steps = _dbt_steps(dg.DagsterInstance.get(), runs)
         # no pool queued them: some dbt steps were running at the same time (waiting for the lock)
         assert any(a[0] < b[1] and b[0] < a[1] for i, a in enumerate(steps) for b in steps[i + 1 :])
         assert_same_products(lake, serial)
