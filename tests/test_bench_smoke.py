@@ -128,7 +128,10 @@ class TestNightlyBench:
     """The nightly bench (both paths): a class of its own, so xdist runs it beside the others."""
 
     def test_nightly_bench_runs_both_paths(self) -> None:
-        doc = run_bench("bench.nightly", "--scale-factor", TINY)
+        """On a new lake (`--first-load`): the five daily jobs at once through the daemon on a lake
+        that holds nothing yet, and one day-run of the mesh (the day before) less."""
+        doc = run_bench("bench.nightly", "--scale-factor", TINY, "--first-load")
+        assert doc["day_before"] is None
         seconds = {row["path"].split(":")[0]: row["seconds"] for row in doc["rows"]}
         assert positive(seconds["serial"]) and positive(seconds["daemon"])
         assert positive(doc["ratio"])
