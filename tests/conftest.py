@@ -41,6 +41,14 @@ if _WORKER:
         "WDC_DBT_TARGET_DIR", str(DBT_PROJECT_DIR / "target" / f"worker-{_WORKER}")
     )
 
+# The daemon's fixed intervals, shorter in tests (the product's defaults: 5 s and 2 s): a killed
+# run's pool slot is freed about a second after its end instead of up to ten, and a consumer's
+# readiness check sees its producer's publication within half a second. `dagster dev` and `wdc`
+# processes inherit them; nothing here asserts on a duration.
+TEST_INTERVALS = {"WDC_RUN_MONITORING_SECONDS": "1", "WDC_UPSTREAM_POLL_SECONDS": "0.5"}
+for _name, _value in TEST_INTERVALS.items():
+    os.environ.setdefault(_name, _value)
+
 TEST_SCALE_FACTOR = 0.01
 DAY_1 = "2026-11-01"
 DAY_2 = "2026-11-02"
