@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
@@ -24,6 +25,9 @@ from tests.infra import (
     s3_server,
 )
 from tests.scope_order import ScopeDurations, load_weights, longest_scopes_first
+
+if TYPE_CHECKING:
+    from tests.production import DayOne
 from wdc_orchestration.settings import (
     DBT_PROJECT_DIR,
     PROJECT_ROOT,
@@ -221,3 +225,21 @@ def s3() -> Iterator[S3Server]:
             yield server
     except InfraUnavailable as error:
         _unavailable(error)
+
+
+@pytest.fixture(scope="session")
+def s3_postgres_day_one(
+    test_lake: MeshLake,
+    postgres: PostgresCluster,
+    s3: S3Server,
+    tmp_path_factory: pytest.TempPathFactory,
+    worker_id: str,
+) -> DayOne:
+    """The mesh's first day on S3 + PostgreSQL through `wdc materialize`, built once for the
+    session (across xdist workers) and restored by each user into its own servers
+    (tests/production.py)."""
+    from tests.production import day_one
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base  # the session's, across workers
+    return day_one(shared, postgres, s3)
