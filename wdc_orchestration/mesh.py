@@ -17,7 +17,12 @@ from wdc_orchestration.domain import domain_definitions, domain_selection
 from wdc_orchestration.domain_spec import DomainSpec
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.resources.registry import build_resources
-from wdc_orchestration.settings import PROJECT_ROOT, SettingsError, get_settings
+from wdc_orchestration.settings import (
+    PROJECT_ROOT,
+    RUN_MONITORING_SECONDS,
+    get_settings,
+    run_monitoring_seconds,
+)
 from wdc_orchestration.yamlio import load_yaml
 
 log = logging.getLogger(__name__)
@@ -73,9 +78,8 @@ def mesh_definitions(
 INSTANCE_HEADER = "# Written by wdc"
 # How often the daemon's run monitoring looks at runs, and how long after a run ended it frees the
 # pool slots the run still claims: 5 s each unless WDC_RUN_MONITORING_SECONDS says otherwise (the
-# tests take 1: their killed runs' writers then wait less for the slot).
-RUN_MONITORING_SECONDS = 5
-RUN_MONITORING_VARIABLE = "WDC_RUN_MONITORING_SECONDS"
+# tests take 1: their killed runs' writers then wait less for the slot). settings.py reads it, and
+# get_settings checks it, so a bad value stops `wdc` before anything is written.
 
 
 def _instance_yaml(monitoring_seconds: int) -> str:
@@ -107,22 +111,6 @@ run_monitoring:
 
 
 INSTANCE_YAML = _instance_yaml(RUN_MONITORING_SECONDS)
-
-
-def run_monitoring_seconds(env: Mapping[str, str]) -> int:
-    """WDC_RUN_MONITORING_SECONDS, a whole number of seconds of at least 1 (default 5)."""
-    value = env.get(RUN_MONITORING_VARIABLE, "").strip()
-    if not value:
-        return RUN_MONITORING_SECONDS
-    try:
-        seconds = int(value)
-    except ValueError:
-        seconds = 0
-    if seconds < 1:
-        raise SettingsError(
-            f"{RUN_MONITORING_VARIABLE}={value!r} is not a whole number of seconds of at least 1"
-        )
-    return seconds
 
 
 # The Dagster instance on PostgreSQL (runs, event log, schedules): the variables Dagster's own docs

@@ -62,6 +62,26 @@ def _upstream_poll_seconds() -> float:
     return value
 
 
+RUN_MONITORING_SECONDS = 5
+RUN_MONITORING_VARIABLE = "WDC_RUN_MONITORING_SECONDS"
+
+
+def run_monitoring_seconds(env: Mapping[str, str]) -> int:
+    """WDC_RUN_MONITORING_SECONDS, a whole number of seconds of at least 1 (default 5)."""
+    value = env.get(RUN_MONITORING_VARIABLE, "").strip()
+    if not value:
+        return RUN_MONITORING_SECONDS
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise SettingsError(
+            f"{RUN_MONITORING_VARIABLE}={value!r} is not a whole number of seconds of at least 1"
+        )
+    return seconds
+
+
 SENSOR_INTERVAL_VARIABLE = "WDC_SENSOR_INTERVAL_SECONDS"
 
 
@@ -210,6 +230,8 @@ class Settings:
     upstream_wait_seconds: float = 86_400.0
     # How often a waiting readiness check looks again (UpstreamWait.poll_seconds).
     upstream_poll_seconds: float = 2.0
+    # The instance's run monitoring (mesh.instance_yaml): its poll and its freeing of slots.
+    run_monitoring_seconds: int = 5
     # None unless the lake or the DuckLake data path is on S3.
     s3: S3Settings | None = None
     # How the catalog's writers queue (domain.lakehouse_pool): "per_domain" (one pool per
@@ -292,6 +314,7 @@ def get_settings() -> Settings:
         # How long a domain's run waits for another domain's data of the day (a day).
         upstream_wait_seconds=_env_float("WDC_UPSTREAM_WAIT_SECONDS", "86400"),
         upstream_poll_seconds=_upstream_poll_seconds(),
+        run_monitoring_seconds=run_monitoring_seconds(os.environ),
         s3=S3Settings.from_env() if is_s3(lake_url) or is_s3(data_path) else None,
         ducklake_pool=_ducklake_pool(),
         # DuckDB's own default is 80 % of the machine's RAM: on a 24 GiB machine it never spills,
