@@ -10,6 +10,8 @@ run on the same machine and the same lake state:
 Both start from the same lake holding the day before (a nightly increment, not a first load): the
 lake is saved after that day, and restored before each path. Per run, the report says when the
 daemon started it, how long its consumers waited in their readiness checks, and when it ended.
+With `--first-load` there is no day before: both paths start from a new, empty lake (the smoke
+test's choice: five daily jobs at once on a new lake, one day-run of the mesh less).
 
     uv run python -m bench.nightly --scale-factor 1
     uv run python -m bench.nightly --scale-factor 1 --executor multiprocess   # Dagster's default
@@ -33,8 +35,10 @@ TARGET_RATIO = 1.5
 
 def _save(root: Path, saved: Path) -> None:
     shutil.rmtree(saved, ignore_errors=True)
+    saved.mkdir(parents=True)
     for name in ("lake", "catalog", "dagster_home"):
-        shutil.copytree(root / name, saved / name)
+        if (root / name).exists():  # a new lake (--first-load) has no lake or catalog yet
+            shutil.copytree(root / name, saved / name)
 
 
 def _restore(saved: Path, root: Path) -> None:
@@ -102,14 +106,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--day", type=dt.date.fromisoformat, default=dt.date(2026, 11, 2))
     parser.add_argument("--executor", choices=["in_process", "multiprocess"], default="in_process")
+    parser.add_argument(
+        "--first-load",
+        action="store_true",
+        help="no day before: both paths start from a new, empty lake (a first load)",
+    )
     args = parser.parse_args()
     before = args.day - dt.timedelta(days=1)
     os.environ["WDC_SCALE_FACTOR"] = str(args.scale_factor)
     os.environ["WDC_SEED"] = str(args.seed)
 
     with temp_lake("nightly") as root:
-        log.info("the day before (%s), once, then saved", before)
-        materialize_day(before, args.scale_factor, args.seed, None, "the day before")
+        if args.first_load:
+            log.info("first load: no day before, the new lake saved as it is")
+        else:
+            log.info("the day before (%s), once, then saved", before)
+            materialize_day(before, args.scale_factor, args.seed, None, "the day before")
         saved = root.parent / f"{root.name}-saved"
         _save(root, saved)
         try:
@@ -133,6 +145,7 @@ def main() -> None:
         ],
         scale_factor=args.scale_factor,
         day=args.day.isoformat(),
+        day_before=None if args.first_load else before.isoformat(),
         executor=args.executor,
         ratio=round(ratio, 2),
         runs=runs,

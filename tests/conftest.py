@@ -4,11 +4,13 @@ mesh materialised into it for real at a tiny scale factor."""
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
@@ -30,6 +32,9 @@ from wdc_orchestration.settings import (
     get_settings,
     isolated_lake_env,
 )
+
+if TYPE_CHECKING:
+    from tests.production import DayOne
 
 # The tests' temporary folders (every lake, catalog, Dagster instance) go to memory when the
 # machine has a tmpfs with room to spare: a day-run commits some 1,400 Dagster events and the
@@ -61,6 +66,14 @@ if _WORKER:
     os.environ.setdefault(
         "WDC_DBT_TARGET_DIR", str(DBT_PROJECT_DIR / "target" / f"worker-{_WORKER}")
     )
+
+# The daemon's fixed intervals, shorter in tests (the product's defaults: 5 s and 2 s): a killed
+# run's pool slot is freed about a second after its end instead of up to ten, and a consumer's
+# readiness check sees its producer's publication within half a second. `dagster dev` and `wdc`
+# processes inherit them; nothing here asserts on a duration.
+TEST_INTERVALS = {"WDC_RUN_MONITORING_SECONDS": "1", "WDC_UPSTREAM_POLL_SECONDS": "0.5"}
+for _name, _value in TEST_INTERVALS.items():
+    os.environ.setdefault(_name, _value)
 
 DAY_1, DAY_2 = PREFIX_DAYS[:2]  # the days of `two_days`
 DAY_3_DEFECT = "2026-11-03"  # a day a test plants defects in (on its own copy of the lake)
@@ -219,3 +232,21 @@ def s3() -> Iterator[S3Server]:
             yield server
     except InfraUnavailable as error:
         _unavailable(error)
+
+
+@pytest.fixture(scope="session")
+def s3_postgres_day_one(
+    test_lake: MeshLake,
+    postgres: PostgresCluster,
+    s3: S3Server,
+    tmp_path_factory: pytest.TempPathFactory,
+    worker_id: str,
+) -> DayOne:
+    """The mesh's first day on S3 + PostgreSQL through `wdc materialize`, built once for the
+    session (across xdist workers) and restored by each user into its own servers
+    (tests/production.py)."""
+    from tests.production import day_one
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base  # the session's, across workers
+    return day_one(shared, postgres, s3)

@@ -81,6 +81,16 @@ CASES: dict[str, Case] = {
         )
         for value in ("1.5", "abc")
     },
+    "materialize WDC_UPSTREAM_POLL_SECONDS=0": lambda root: (
+        MATERIALIZE,
+        {"WDC_UPSTREAM_POLL_SECONDS": "0"},
+        "WDC_UPSTREAM_POLL_SECONDS='0' is not a number of seconds above 0 and at most 3600",
+    ),
+    "materialize WDC_RUN_MONITORING_SECONDS=abc": lambda root: (
+        MATERIALIZE,
+        {"WDC_RUN_MONITORING_SECONDS": "abc"},
+        "WDC_RUN_MONITORING_SECONDS='abc' is not a whole number of seconds of at least 1",
+    ),
     "materialize --seed abc": lambda root: (
         [*MATERIALIZE, "--seed", "abc"],
         {},

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from bench.common import PROJECT_ROOT, parse_report
+from tests.conftest import TEST_INTERVALS
 
 pytestmark = pytest.mark.e2e  # each bench runs the mesh at SF 0.01
 
@@ -27,6 +28,7 @@ def run_bench(module: str, *args: str) -> dict[str, Any]:
     # for all of them: the same lake paths, so the dbt manifest is prepared once for the module.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WDC_", "DAGSTER_HOME"))}
     env["WDC_BENCH_ROOT"] = str(BENCH_ROOT)
+    env.update(TEST_INTERVALS)  # the tests' daemon intervals (conftest), not the lake's settings
     result = subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=PROJECT_ROOT,
@@ -128,7 +130,10 @@ class TestNightlyBench:
     """The nightly bench (both paths): a class of its own, so xdist runs it beside the others."""
 
     def test_nightly_bench_runs_both_paths(self) -> None:
-        doc = run_bench("bench.nightly", "--scale-factor", TINY)
+        """On a new lake (`--first-load`): the five daily jobs at once through the daemon on a lake
+        that holds nothing yet, and one day-run of the mesh (the day before) less."""
+        doc = run_bench("bench.nightly", "--scale-factor", TINY, "--first-load")
+        assert doc["day_before"] is None
         seconds = {row["path"].split(":")[0]: row["seconds"] for row in doc["rows"]}
         assert positive(seconds["serial"]) and positive(seconds["daemon"])
         assert positive(doc["ratio"])

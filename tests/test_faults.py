@@ -30,7 +30,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from tests.conftest import DAY_1, DAY_2, MeshLake
 from tests.infra import PostgresCluster, S3Server, TcpProxy
-from tests.test_production_storage import PRODUCTS, production_env
+from tests.production import DayOne, production_env
+from tests.test_production_storage import PRODUCTS
 from wdc_orchestration.audited_build import NotPublished
 from wdc_orchestration.faults import transient_line, transient_reason
 from wdc_orchestration.resources.lake import LakeAccessError
@@ -68,6 +69,37 @@ class FaultyMesh:
         return {k for k in self.s3.keys(BUCKET, f"{self.prefix}lakehouse/") if "__audit/" in k}
 
 
+@contextmanager
+def _faulty_mesh(
+    request: pytest.FixtureRequest,
+    postgres: PostgresCluster,
+    s3: S3Server,
+    tmp_path_factory: pytest.TempPathFactory,
+    day_one: DayOne | None = None,
+) -> Iterator[FaultyMesh]:
+    """A new production mesh for a test (its own lake prefix, DuckLake catalog and Dagster
+    database): the tests run in any order, and neither sees the other's days. Empty, or holding
+    the session's clean first day (`day_one`, restored into the mesh's prefix and databases)."""
+    name = request.node.originalname.removeprefix("test_")[:40]
+    root = tmp_path_factory.mktemp("faults")
+    if BUCKET not in s3.buckets():
+        s3.create_bucket(BUCKET)
+    suffix = root.name.replace("-", "_")
+    catalog_db, dagster_db = f"{CATALOG_DB}_{suffix}", f"{DAGSTER_DB}_{suffix}"
+    if day_one is None:
+        catalog = postgres.create_database(catalog_db)
+        postgres.create_database(dagster_db)
+    else:
+        catalog = day_one.restore(postgres, s3, BUCKET, f"{name}/", catalog_db, dagster_db)
+    with TcpProxy(int(s3.endpoint_url.rsplit(":", 1)[1])) as proxy:
+        proxied = dataclasses.replace(s3, endpoint_url=proxy.url)
+        env = {
+            **production_env(root, postgres, proxied, catalog, f"s3://{BUCKET}/{name}"),
+            "DAGSTER_PG_DB": dagster_db,
+        }
+        yield FaultyMesh(env, root, postgres, s3, proxy, prefix=f"{name}/")
+
+
 @pytest.fixture
 def faulty(
     two_days: MeshLake,
@@ -76,24 +108,24 @@ def faulty(
     tmp_path_factory: pytest.TempPathFactory,
     request: pytest.FixtureRequest,
 ) -> Iterator[FaultyMesh]:
-    """A new production mesh for each test (its own lake prefix, DuckLake catalog and Dagster
-    database): the tests run in any order, and neither sees the other's days."""
-    name = request.node.originalname.removeprefix("test_")[:40]
-    root = tmp_path_factory.mktemp("faults")
-    if BUCKET not in s3.buckets():
-        s3.create_bucket(BUCKET)
-    suffix = root.name.replace("-", "_")
-    catalog = postgres.create_database(f"{CATALOG_DB}_{suffix}")
-    dagster_db = f"{DAGSTER_DB}_{suffix}"
-    postgres.create_database(dagster_db)
-    with TcpProxy(int(s3.endpoint_url.rsplit(":", 1)[1])) as proxy:
-        proxied = dataclasses.replace(s3, endpoint_url=proxy.url)
-        env = {
-            **production_env(root, postgres, proxied, catalog),
-            "WDC_LAKE_URL": f"s3://{BUCKET}/{name}",
-            "DAGSTER_PG_DB": dagster_db,
-        }
-        yield FaultyMesh(env, root, postgres, s3, proxy, prefix=f"{name}/")
+    """An empty production mesh of the test's own."""
+    with _faulty_mesh(request, postgres, s3, tmp_path_factory) as mesh:
+        yield mesh
+
+
+@pytest.fixture
+def faulty_after_day_one(
+    two_days: MeshLake,
+    s3_postgres_day_one: DayOne,
+    postgres: PostgresCluster,
+    s3: S3Server,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[FaultyMesh]:
+    """A production mesh of the test's own holding the first day, run clean by `wdc materialize`
+    with the same settings (the session's, built once: tests/production.py)."""
+    with _faulty_mesh(request, postgres, s3, tmp_path_factory, s3_postgres_day_one) as mesh:
+        yield mesh
 
 
 @dataclass
@@ -327,14 +359,19 @@ def test_an_s3_outage_mid_run_is_retried_and_the_day_equals_a_clean_run(
 
 
 class TestPostgresRestart:
-    """On a mesh of its own (the faulty fixture): a class, so xdist runs it beside the S3 outage."""
+    """On a mesh of its own (holding the session's clean first day): a class, so xdist runs it
+    beside the S3 outage."""
 
     def test_a_postgres_restart_mid_run_leaves_no_half_publication_and_the_day_reruns_clean(
-        self, two_days: MeshLake, faulty: FaultyMesh
+        self, two_days: MeshLake, faulty_after_day_one: FaultyMesh
     ) -> None:
         """PostgreSQL (the DuckLake catalog and the Dagster instance) restarts once a dbt step of
-        the second day has written its first data file (the first day ran before, without fault)."""
-        assert _materialize(faulty, DAY_1) == 0, "the first day failed: see the log above"
+        the second day has written its first data file (the first day ran before, without fault:
+        the session's first day on S3 + PostgreSQL, restored into this mesh)."""
+        faulty = faulty_after_day_one
+        with lakehouses(faulty, two_days) as con:  # the first day is there, and only it
+            day_1 = {"day 1": _last_publication_of(con, "clean", DAY_1)}
+            assert [p for p in PRODUCTS if _clean_states(con, p, day_1) != ["day 1"]] == []
         before = faulty.audit_keys()
 
         def restart() -> None:

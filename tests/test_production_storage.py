@@ -18,12 +18,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR, MeshLake
+from tests.conftest import DAY_1, DAY_2, MeshLake
 from tests.infra import PostgresCluster, S3Server
+from tests.production import DayOne, production_env
 from wdc_orchestration.dbt import load_manifest
 from wdc_orchestration.dbt_session_plugin import prepare_session
 from wdc_orchestration.governance.descriptor import load_descriptors
-from wdc_orchestration.governance.pseudonymisation import pseudonymisation_key
 from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
 from wdc_orchestration.settings import DBT_PROJECT_DIR, environment, get_settings
 
@@ -45,50 +45,28 @@ class ProductionMesh:
             yield
 
 
-def production_env(
-    root: Path, postgres: PostgresCluster, s3: S3Server, catalog: str
-) -> dict[str, str]:
-    """What an operator sets (README, "Running in production"); every variable the platform
-    writes back (export_dbt_env, DAGSTER_HOME) is listed too, so `environment` restores it."""
-    return {
-        "WDC_LAKE_URL": f"s3://{BUCKET}/mesh",
-        # empty = unset: the data path follows the lake (s3://.../mesh/lakehouse/)
-        "WDC_DUCKLAKE_DATA_PATH": "",
-        "WDC_DUCKLAKE_CATALOG": f"postgres:{catalog}",
-        "WDC_S3_ENDPOINT_URL": s3.endpoint_url,
-        **s3.credentials,
-        "DAGSTER_HOME": str(root / "dagster_home"),
-        "DAGSTER_PG_HOST": postgres.host,
-        "DAGSTER_PG_PORT": str(postgres.port),
-        "DAGSTER_PG_DB": DAGSTER_DB,
-        "DAGSTER_PG_USERNAME": "postgres",
-        "WDC_LOG_DIR": str(root / "logs"),
-        # The embedded run's key, so that its pseudonymised customer keys are comparable.
-        "WDC_PSEUDONYMISATION_KEY": pseudonymisation_key().decode(),
-        "WDC_SEED": "42",
-        "WDC_SCALE_FACTOR": str(TEST_SCALE_FACTOR),
-        "WDC_DBT_THREADS": "",
-        "WDC_DUCKDB_EXTENSION_DIR": str(get_settings().duckdb_extension_dir),
-    }
-
-
 @pytest.fixture(scope="module")
 def production(
     two_days: MeshLake,
+    s3_postgres_day_one: DayOne,
     postgres: PostgresCluster,
     s3: S3Server,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> ProductionMesh:
-    """`wdc materialize` for the same two days as `two_days`, on S3 and PostgreSQL."""
+    """`wdc materialize` for the same two days as `two_days`, on S3 and PostgreSQL: the first
+    day is the session's (built once by `wdc materialize` with these settings, restored here into
+    this module's bucket and databases: tests/production.py), the second is run here."""
     from wdc_orchestration.cli import main
 
     root = tmp_path_factory.mktemp("production")
-    s3.create_bucket(BUCKET)
-    catalog = postgres.create_database(CATALOG_DB)
-    postgres.create_database(DAGSTER_DB)
-    mesh = ProductionMesh(production_env(root, postgres, s3, catalog), root, postgres, s3)
+    catalog = s3_postgres_day_one.restore(postgres, s3, BUCKET, "mesh/", CATALOG_DB, DAGSTER_DB)
+    env = {
+        **production_env(root, postgres, s3, catalog, f"s3://{BUCKET}/mesh"),
+        "DAGSTER_PG_DB": DAGSTER_DB,
+    }
+    mesh = ProductionMesh(env, root, postgres, s3)
     with mesh.settings_applied():
-        code = main(["materialize", "--start", DAY_1, "--end", DAY_2, "--log-level", "WARNING"])
+        code = main(["materialize", "--start", DAY_2, "--log-level", "WARNING"])
     assert code == 0, "wdc materialize on S3 + PostgreSQL failed: see the log above"
     return mesh
 

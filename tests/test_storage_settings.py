@@ -18,7 +18,7 @@ from wdc_orchestration.duckdb_setup import (
     s3_secret_sql,
 )
 from wdc_orchestration.mesh import INSTANCE_HEADER, dagster_home, instance_yaml
-from wdc_orchestration.settings import S3Settings, environment, get_settings
+from wdc_orchestration.settings import S3Settings, SettingsError, environment, get_settings
 
 _AWS_UNSET = {
     name: ""
@@ -163,6 +163,52 @@ def test_the_instance_is_sqlite_by_default_and_postgres_through_env_references()
     assert "pg-s3cr3t" not in text and "db.internal" not in text
     with pytest.raises(ValueError, match="DAGSTER_PG_DB"):
         instance_yaml({"DAGSTER_PG_HOST": "db.internal", "DAGSTER_PG_USERNAME": "dagster"})
+
+
+def test_run_monitoring_is_every_5_s_unless_the_environment_says_otherwise() -> None:
+    """The product's default is 5 s; the tests' dagster dev take 1 s (tests/conftest.py), so a
+    killed run's pool slot is freed sooner for the writer queued behind it."""
+    for env, seconds in (
+        ({}, 5),
+        ({"WDC_RUN_MONITORING_SECONDS": ""}, 5),
+        ({"WDC_RUN_MONITORING_SECONDS": "1"}, 1),
+    ):
+        monitoring = yaml.safe_load(instance_yaml(env))["run_monitoring"]
+        assert monitoring["poll_interval_seconds"] == seconds, env
+        assert monitoring["free_slots_after_run_end_seconds"] == seconds, env
+    for bad in ("0", "-1", "1.5", "abc"):
+        with pytest.raises(SettingsError, match=f"WDC_RUN_MONITORING_SECONDS='{bad}'"):
+            instance_yaml({"WDC_RUN_MONITORING_SECONDS": bad})
+
+
+def test_a_readiness_check_looks_again_every_2_s_unless_the_environment_says_otherwise() -> None:
+    from wdc_orchestration.resources.registry import build_resources
+
+    with environment({"WDC_UPSTREAM_POLL_SECONDS": ""}):
+        assert get_settings().upstream_poll_seconds == 2.0
+    with environment({"WDC_UPSTREAM_POLL_SECONDS": "0.5"}):
+        assert build_resources()["wait"].poll_seconds == 0.5
+    for bad in ("0", "-1", "nan", "inf", "abc"):
+        with (
+            environment({"WDC_UPSTREAM_POLL_SECONDS": bad}),
+            pytest.raises(SettingsError, match=f"WDC_UPSTREAM_POLL_SECONDS='{bad}'"),
+        ):
+            get_settings()
+
+
+def test_the_platforms_sensors_tick_every_30_s_unless_the_environment_says_otherwise() -> None:
+    from wdc_orchestration.quality.sensors import build_quarantine_sensor, build_run_failure_sensor
+
+    for value, seconds in (("", 30), ("5", 5)):
+        with environment({"WDC_SENSOR_INTERVAL_SECONDS": value}):
+            for sensor in (build_quarantine_sensor("sales"), build_run_failure_sensor("sales")):
+                assert sensor.minimum_interval_seconds == seconds, (value, sensor.name)
+    for bad in ("0", "2.5", "abc"):
+        with (
+            environment({"WDC_SENSOR_INTERVAL_SECONDS": bad}),
+            pytest.raises(SettingsError, match=f"WDC_SENSOR_INTERVAL_SECONDS='{bad}'"),
+        ):
+            build_quarantine_sensor("sales")
 
 
 def test_wdc_rewrites_its_own_instance_file_and_leaves_an_operators_alone(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from wdc_orchestration.landing import landing_day_of, landing_domain_prefix
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.raw import raw_asset_key
 from wdc_orchestration.resources.lake import LakeStorage
-from wdc_orchestration.settings import get_settings, is_s3
+from wdc_orchestration.settings import get_settings, is_s3, sensor_interval_seconds
 
 if TYPE_CHECKING:  # dagster-aws is imported only with an s3:// lake (resources/lake.py)
     from wdc_orchestration.resources.s3_lake import S3LakeStorage
@@ -191,7 +191,7 @@ def build_raw_arrival_sensor(
             "that day per object (key and ETag), which adopts the export and gates it."
         ),
         job=job,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=sensor_interval_seconds(),
         # Running, like the domain's quality sensors and its nightly schedule: on an S3 lake
         # (the only place it exists) an export that arrives is meant to be landed. A tick lists
         # the domain's whole landing prefix (get_objects filters by time after listing): one

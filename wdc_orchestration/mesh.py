@@ -17,7 +17,12 @@ from wdc_orchestration.domain import domain_definitions, domain_selection
 from wdc_orchestration.domain_spec import DomainSpec
 from wdc_orchestration.partitions import daily_partitions
 from wdc_orchestration.resources.registry import build_resources
-from wdc_orchestration.settings import PROJECT_ROOT, get_settings
+from wdc_orchestration.settings import (
+    PROJECT_ROOT,
+    RUN_MONITORING_SECONDS,
+    get_settings,
+    run_monitoring_seconds,
+)
 from wdc_orchestration.yamlio import load_yaml
 
 log = logging.getLogger(__name__)
@@ -71,7 +76,14 @@ def mesh_definitions(
 
 
 INSTANCE_HEADER = "# Written by wdc"
-INSTANCE_YAML = f"""\
+# How often the daemon's run monitoring looks at runs, and how long after a run ended it frees the
+# pool slots the run still claims: 5 s each unless WDC_RUN_MONITORING_SECONDS says otherwise (the
+# tests take 1: their killed runs' writers then wait less for the slot). settings.py reads it, and
+# get_settings checks it, so a bad value stops `wdc` before anything is written.
+
+
+def _instance_yaml(monitoring_seconds: int) -> str:
+    return f"""\
 {INSTANCE_HEADER}: the instance the CLI and `wdc dev` share, so the UI shows the CLI's runs.
 # Rewritten when the settings change; remove this header line to keep a file of your own.
 telemetry:
@@ -93,9 +105,13 @@ run_monitoring:
   enabled: true
   # A run whose process was killed is marked failed, but the pool slot its step held stays
   # claimed, and every later writer would queue behind it forever: free it.
-  free_slots_after_run_end_seconds: 5
-  poll_interval_seconds: 5
+  free_slots_after_run_end_seconds: {monitoring_seconds}
+  poll_interval_seconds: {monitoring_seconds}
 """
+
+
+INSTANCE_YAML = _instance_yaml(RUN_MONITORING_SECONDS)
+
 
 # The Dagster instance on PostgreSQL (runs, event log, schedules): the variables Dagster's own docs
 # and Helm chart use, read by Dagster through `env:` when the instance loads, so no value (the
@@ -113,8 +129,9 @@ _PG_REQUIRED = ("hostname", "db_name", "username")
 def instance_yaml(env: Mapping[str, str]) -> str:
     """The instance's dagster.yaml for `env`: SQLite storage under DAGSTER_HOME (Dagster's
     default), or PostgreSQL when DAGSTER_PG_HOST is set."""
+    base = _instance_yaml(run_monitoring_seconds(env))
     if not env.get(PG_VARIABLES["hostname"], "").strip():
-        return INSTANCE_YAML
+        return base
     missing = [PG_VARIABLES[k] for k in _PG_REQUIRED if not env.get(PG_VARIABLES[k], "").strip()]
     if missing:
         raise ValueError(
@@ -129,7 +146,7 @@ def instance_yaml(env: Mapping[str, str]) -> str:
     # dagster-postgres is written for psycopg2 (its dependency); SQLAlchemy 2.1 would otherwise
     # pick psycopg 3 for a plain `postgresql://` URL, which is not installed.
     fields += "      scheme: postgresql+psycopg2\n"
-    return INSTANCE_YAML + f"storage:\n  postgres:\n    postgres_db:\n{fields}"
+    return base + f"storage:\n  postgres:\n    postgres_db:\n{fields}"
 
 
 def write_instance_yaml(home: Path) -> str:

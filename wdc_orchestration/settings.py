@@ -51,6 +51,57 @@ def _env_float(name: str, default: str) -> float:
         raise SettingsError(f"{name}={value!r} is not a number") from None
 
 
+def _upstream_poll_seconds() -> float:
+    value = _env_float("WDC_UPSTREAM_POLL_SECONDS", "2")
+    if not 0 < value <= 3600:  # nan and inf fail this too
+        text = _env("WDC_UPSTREAM_POLL_SECONDS", "2")
+        raise SettingsError(
+            f"WDC_UPSTREAM_POLL_SECONDS={text!r} is not a number of seconds above 0 and at most "
+            "3600"
+        )
+    return value
+
+
+RUN_MONITORING_SECONDS = 5
+RUN_MONITORING_VARIABLE = "WDC_RUN_MONITORING_SECONDS"
+
+
+def run_monitoring_seconds(env: Mapping[str, str]) -> int:
+    """WDC_RUN_MONITORING_SECONDS, a whole number of seconds of at least 1 (default 5)."""
+    value = env.get(RUN_MONITORING_VARIABLE, "").strip()
+    if not value:
+        return RUN_MONITORING_SECONDS
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise SettingsError(
+            f"{RUN_MONITORING_VARIABLE}={value!r} is not a whole number of seconds of at least 1"
+        )
+    return seconds
+
+
+SENSOR_INTERVAL_VARIABLE = "WDC_SENSOR_INTERVAL_SECONDS"
+
+
+def sensor_interval_seconds() -> int:
+    """The platform's sensors' `minimum_interval_seconds` (quarantine, run failures, late
+    upstream, raw arrivals): WDC_SENSOR_INTERVAL_SECONDS, 30 unless set. Read when a code
+    location loads its definitions. A test that waits for a sensor's tick sets it lower for its
+    own `dagster dev`; every tick costs the daemon a call into each code location."""
+    value = _env(SENSOR_INTERVAL_VARIABLE, "30")
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise SettingsError(
+            f"{SENSOR_INTERVAL_VARIABLE}={value!r} is not a whole number of seconds of at least 1"
+        )
+    return seconds
+
+
 def _env_scale_factor() -> float:
     from wdc_orchestration.generation.volume import SCALE_FACTOR_RANGE, scale_factor_problem
 
@@ -177,6 +228,10 @@ class Settings:
     seed: int
     scale_factor: float
     upstream_wait_seconds: float = 86_400.0
+    # How often a waiting readiness check looks again (UpstreamWait.poll_seconds).
+    upstream_poll_seconds: float = 2.0
+    # The instance's run monitoring (mesh.instance_yaml): its poll and its freeing of slots.
+    run_monitoring_seconds: int = 5
     # None unless the lake or the DuckLake data path is on S3.
     s3: S3Settings | None = None
     # How the catalog's writers queue (domain.lakehouse_pool): "per_domain" (one pool per
@@ -258,6 +313,8 @@ def get_settings() -> Settings:
         scale_factor=_env_scale_factor(),
         # How long a domain's run waits for another domain's data of the day (a day).
         upstream_wait_seconds=_env_float("WDC_UPSTREAM_WAIT_SECONDS", "86400"),
+        upstream_poll_seconds=_upstream_poll_seconds(),
+        run_monitoring_seconds=run_monitoring_seconds(os.environ),
         s3=S3Settings.from_env() if is_s3(lake_url) or is_s3(data_path) else None,
         ducklake_pool=_ducklake_pool(),
         # DuckDB's own default is 80 % of the machine's RAM: on a 24 GiB machine it never spills,

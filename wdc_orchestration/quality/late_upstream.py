@@ -43,6 +43,7 @@ from wdc_orchestration.dbt import domain_of, translator
 from wdc_orchestration.governance.manifest import raw_entities
 from wdc_orchestration.quality.raw_gate import UPSTREAM_MISSING
 from wdc_orchestration.quality.upstream import readiness_check_name, upstream_products
+from wdc_orchestration.settings import sensor_interval_seconds
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +303,7 @@ def build_late_upstream_sensor(
     @dg.sensor(
         name=f"{consumer}_late_upstream",
         job=job,
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=sensor_interval_seconds(),
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
             f"Late data: when {', '.join(r.product.to_user_string() for r in readers)} is "

@@ -15,6 +15,7 @@ from wdc_orchestration.quality.enforcement import (
 )
 from wdc_orchestration.quality.notifier import notifier_from_env
 from wdc_orchestration.resources.lake import LakeStorage
+from wdc_orchestration.settings import sensor_interval_seconds
 
 # Finished runs handled per tick; the next tick continues from the cursor.
 BATCH = 50
@@ -41,7 +42,7 @@ def build_quarantine_sensor(domain: str) -> dg.SensorDefinition:
             f"On a failed check of {domain}: quarantine the raw partition (ERROR on a raw asset), "
             "record the incident under quality/incidents/ on the lake, alert once."
         ),
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=sensor_interval_seconds(),
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(context: dg.SensorEvaluationContext, lake: LakeStorage) -> dg.SkipReason:
@@ -92,7 +93,7 @@ def build_run_failure_sensor(domain: str) -> dg.SensorDefinition:
             f"On a failed run: an incident per failed step of {domain} (a failed landing has its "
             "partial day quarantined), alert once."
         ),
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=sensor_interval_seconds(),
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(context: dg.RunFailureSensorContext, lake: LakeStorage) -> None:

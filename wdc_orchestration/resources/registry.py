@@ -33,7 +33,8 @@ def build_resources(
         "wait": UpstreamWait(
             timeout_seconds=settings.upstream_wait_seconds
             if upstream_wait_seconds is None
-            else upstream_wait_seconds
+            else upstream_wait_seconds,
+            poll_seconds=settings.upstream_poll_seconds,
         ),
         "simulation": SimulationResource(
             scale_factor=settings.scale_factor if scale_factor is None else scale_factor,
