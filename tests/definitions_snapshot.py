@@ -18,7 +18,7 @@ from typing import Any
 import dagster as dg
 import yaml
 
-from wdc_orchestration.settings import isolated_lake_env
+from wdc_orchestration.settings import isolated_lake_env, load_dotenv_once
 
 SNAPSHOT_DIR = Path(__file__).parent / "snapshots"
 UPDATE_VARIABLE = "WDC_UPDATE_SNAPSHOTS"
@@ -51,6 +51,9 @@ def default_settings(root: Path) -> Iterator[None]:
     """The default settings (local lake, SQLite catalog) on a temporary lake under `root`, and
     afterwards the environment exactly as it was: loading definitions exports dbt's settings into
     `os.environ` (dbt.export_dbt_env), which must not leak into the next test."""
+    # `.env` first (once per process, never overriding): read later, inside the block, it would
+    # put its settings back.
+    load_dotenv_once()
     saved = dict(os.environ)
     for name in list(os.environ):
         if (name.startswith("WDC_") or name.startswith("DAGSTER_")) and name not in _KEPT:
