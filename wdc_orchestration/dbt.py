@@ -26,8 +26,10 @@ _PARSE_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 
 
 def export_dbt_env() -> None:
-    """dbt runs as a subprocess that inherits the environment: give it the platform's settings
-    (one setting, two users: Python resources and dbt's profile read the same values)."""
+    """dbt runs in this process (dbt_runner.py) and its profile reads the settings with
+    `env_var()` from `os.environ`: put the platform's settings there (one setting, two users:
+    Python resources and dbt's profile read the same values). Processes started afterwards
+    (`wdc dev`, code servers, a `dbt` run by hand) inherit them."""
     settings = get_settings()
     os.environ.update(settings.dbt_env())
     if settings.ducklake_catalog.startswith("sqlite:"):

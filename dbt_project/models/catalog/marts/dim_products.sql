@@ -2,6 +2,8 @@
 -- product per version: valid_from, valid_to, is_current), computed from every daily ERP snapshot
 -- built (macros/state_history.sql). A price, stock or category change makes a new version; the
 -- state on day D: valid_from <= D < valid_to (or valid_to null); the current catalog: is_current.
+-- sqlfluff cannot parse the macro's `is not distinct from` (sqlfluff/sqlfluff#3284):
+-- noqa: disable=PRS,LT02
 with versions as (
 
     {{ state_product(
@@ -13,6 +15,7 @@ with versions as (
     ) }}
 
 ),
+-- noqa: enable=PRS,LT02
 
 final as (
 

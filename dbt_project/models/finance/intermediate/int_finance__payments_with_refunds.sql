@@ -32,7 +32,7 @@ joined as (
     select
         payments.*,
         coalesce(refunds_per_payment.refund_count, 0)                  as refund_count,
-        coalesce(refunds_per_payment.refunded_amount, 0)::decimal(18, 2) as refunded_amount,
+        cast(coalesce(refunds_per_payment.refunded_amount, 0) as decimal(18, 2)) as refunded_amount,
         refunds_per_payment.last_refunded_at
     from payments
     left join refunds_per_payment

@@ -25,8 +25,9 @@ daily as (
         count(*)                                                       as payment_count,
         count(*) filter (where payment_status = 'aprovado')            as approved_payment_count,
         cast(sum(refund_count) as bigint)                              as refund_count,
-        cast(coalesce(sum(amount) filter (where payment_status = 'aprovado'), 0)
-            as decimal(18, 2))                                         as gross_amount,
+        cast(
+            coalesce(sum(amount) filter (where payment_status = 'aprovado'), 0) as decimal(18, 2)
+        )                                                              as gross_amount,
         cast(sum(refunded_amount) as decimal(18, 2))                   as refunded_amount
     from payments
     group by order_date, payment_method

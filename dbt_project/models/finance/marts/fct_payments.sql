@@ -20,7 +20,11 @@ with payments as (
 -- whose order is missing stays in the table, flagged as not reconciled.
 orders as (
 
-    select order_id, order_date, total_amount, status
+    select
+        order_id,
+        order_date,
+        total_amount,
+        status
     from {{ ref('fct_orders') }}
     where {{ in_run_window('order_date') }}
 

@@ -35,7 +35,9 @@ slas as (
 -- a shipment belongs to a confirmed order of the same day, so the window's orders suffice
 orders as (
 
-    select order_id, order_date
+    select
+        order_id,
+        order_date
     from {{ ref('fct_orders') }}
     where {{ in_run_window('order_date') }}
 

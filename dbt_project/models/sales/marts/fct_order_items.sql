@@ -20,7 +20,12 @@ with order_items as (
 -- the catalog's history: a line joins the product's version of the order's day (as of)
 products as (
 
-    select product_id, category_name, valid_from, valid_to from {{ ref('dim_products') }}
+    select
+        product_id,
+        category_name,
+        valid_from,
+        valid_to
+    from {{ ref('dim_products') }}
 
 ),
 

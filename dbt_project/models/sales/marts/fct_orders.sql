@@ -35,7 +35,12 @@ item_totals as (
 -- id is pseudonymised the same way (in `orders`) before the join and in the output.
 customers as (
 
-    select customer_id, uf as customer_uf, valid_from, valid_to from {{ ref('dim_customers') }}
+    select
+        customer_id,
+        uf as customer_uf,
+        valid_from,
+        valid_to
+    from {{ ref('dim_customers') }}
 
 ),
 
