@@ -165,6 +165,16 @@ _FIXTURE_MARKERS = {
 }
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--plan-seeds",
+        choices=("one", "all"),
+        default="one",
+        help="the time model's random day plans: one per session, picked by the randomly seed "
+        "(default), or all of them (tests/test_time_model.py: PLAN_SEEDS)",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # after pytest-randomly's shuffle (a wrapper that runs first): the longest scopes go first
     longest_scopes_first(items, load_weights())
