@@ -41,6 +41,9 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "portal"
 TIMEOUT_MS = 120_000  # a shared 2-core machine: pages wait for data, never for a set time
+# every expectation of this module waits as long: a table is drawn with 30 empty rows before
+# its data arrives, and under a full suite the data took longer than the 5 s default
+playwright.expect.set_options(timeout=TIMEOUT_MS)
 # The people who use the portal in these tests (accounts on the test lake, one password):
 ANALYST = "ana.analista@wdc.example"  # of every domain: sees every product whole
 OWNER = "fabio.financas@wdc.example"  # finance: owns finance.fct_daily_revenue
