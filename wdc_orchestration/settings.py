@@ -71,14 +71,17 @@ def run_monitoring_seconds(env: Mapping[str, str]) -> int:
     value = env.get(RUN_MONITORING_VARIABLE, "").strip()
     if not value:
         return RUN_MONITORING_SECONDS
+    return _whole_seconds(RUN_MONITORING_VARIABLE, value)
+
+
+def _whole_seconds(variable: str, value: str) -> int:
+    """`value` of `variable` as a whole number of seconds of at least 1, or a one-line error."""
     try:
         seconds = int(value)
     except ValueError:
         seconds = 0
     if seconds < 1:
-        raise SettingsError(
-            f"{RUN_MONITORING_VARIABLE}={value!r} is not a whole number of seconds of at least 1"
-        )
+        raise SettingsError(f"{variable}={value!r} is not a whole number of seconds of at least 1")
     return seconds
 
 
@@ -90,16 +93,7 @@ def sensor_interval_seconds() -> int:
     upstream, raw arrivals): WDC_SENSOR_INTERVAL_SECONDS, 30 unless set. Read when a code
     location loads its definitions. A test that waits for a sensor's tick sets it lower for its
     own `dagster dev`; every tick costs the daemon a call into each code location."""
-    value = _env(SENSOR_INTERVAL_VARIABLE, "30")
-    try:
-        seconds = int(value)
-    except ValueError:
-        seconds = 0
-    if seconds < 1:
-        raise SettingsError(
-            f"{SENSOR_INTERVAL_VARIABLE}={value!r} is not a whole number of seconds of at least 1"
-        )
-    return seconds
+    return _whole_seconds(SENSOR_INTERVAL_VARIABLE, _env(SENSOR_INTERVAL_VARIABLE, "30"))
 
 
 def _env_scale_factor() -> float:
