@@ -23,7 +23,13 @@ from tests.infra import (
     postgres_cluster,
     s3_server,
 )
-from tests.lakes import PREFIX_DAYS, TEST_SCALE_FACTOR, copy_lake, prefix_root
+from tests.lakes import (
+    PREFIX_DAYS,
+    TEST_SCALE_FACTOR,
+    copy_lake,
+    prefix_root,
+    session_shared_dir,
+)
 from tests.scope_order import ScopeDurations, load_weights, longest_scopes_first
 from wdc_orchestration.settings import (
     DBT_PROJECT_DIR,
@@ -257,6 +263,4 @@ def s3_postgres_day_one(
     (tests/production.py)."""
     from tests.production import day_one
 
-    base = tmp_path_factory.getbasetemp()
-    shared = base.parent if worker_id != "master" else base  # the session's, across workers
-    return day_one(shared, postgres, s3)
+    return day_one(session_shared_dir(tmp_path_factory, worker_id), postgres, s3)
