@@ -21,7 +21,7 @@ LINT_LAKE = PROJECT_ROOT / ".wdc" / "sqlfluff"
 
 def main() -> None:
     os.environ.update(isolated_lake_env(LINT_LAKE))
-    from wdc_orchestration.dbt import export_dbt_env
+    from wdc_orchestration.dbt.project import export_dbt_env
 
     export_dbt_env()
     from sqlfluff.cli.commands import cli

@@ -24,7 +24,7 @@ from tests.definitions_snapshot import (
     render,
     snapshot_path,
 )
-from wdc_orchestration.mesh import domain_modules
+from wdc_orchestration.mesh.workspace import domain_modules
 
 LOCATIONS = domain_modules()
 DIFF_LINES = 30  # of the unified diff in a failure: the first differences, not the whole file

@@ -97,7 +97,7 @@ def sensor_interval_seconds() -> int:
 
 
 def _env_scale_factor() -> float:
-    from wdc_orchestration.generation.volume import SCALE_FACTOR_RANGE, scale_factor_problem
+    from wdc_orchestration.raw.generation.volume import SCALE_FACTOR_RANGE, scale_factor_problem
 
     value = _env_float("WDC_SCALE_FACTOR", "1.0")
     if scale_factor_problem(value):
@@ -260,7 +260,7 @@ class Settings:
     def dbt_env(self) -> dict[str, str]:
         """The variables dbt's profile and sources read (dbt_project/profiles.yml). No secrets:
         these are fingerprinted for dbt's parse state and inherited by subprocesses; S3
-        credentials reach dbt's DuckDB through its storage plugin (duckdb_setup.py)."""
+        credentials reach dbt's DuckDB through its storage plugin (lakehouse/connection.py)."""
         return {
             "WDC_LAKE_URL": self.lake_url,
             "WDC_DUCKLAKE_CATALOG": self.ducklake_catalog,

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from wdc_orchestration.lineage import ColumnRef, dbt_column_lineage
+from wdc_orchestration.dbt.lineage import ColumnRef, dbt_column_lineage
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ class LineageGraph:
 
 def compile_models() -> dict[str, str]:
     """Unique id -> compiled SQL of every model, from `dbt compile` run in this process."""
-    from wdc_orchestration.dbt import DBT_TARGET, dbt_project, export_dbt_env
-    from wdc_orchestration.dbt_runner import DbtRunner
+    from wdc_orchestration.dbt.project import DBT_TARGET, dbt_project, export_dbt_env
+    from wdc_orchestration.dbt.runner import DbtRunner
 
     export_dbt_env()
     project = dbt_project()
@@ -54,7 +54,7 @@ def compile_models() -> dict[str, str]:
 
 
 def build_graph(manifest: Mapping[str, Any], compiled: Mapping[str, str]) -> LineageGraph:
-    from wdc_orchestration.dbt import domain_of
+    from wdc_orchestration.dbt.project import domain_of
 
     labels, kinds = {}, {}
     for unique_id, node in manifest["sources"].items():
@@ -76,7 +76,7 @@ def lineage_graph() -> LineageGraph:
     global _GRAPH
     with _GRAPH_LOCK:
         if _GRAPH is None:
-            from wdc_orchestration.dbt import load_manifest
+            from wdc_orchestration.dbt.project import load_manifest
 
             _GRAPH = build_graph(load_manifest(), compile_models())
             log.info("column lineage of %d models computed", len(_GRAPH.edges))
