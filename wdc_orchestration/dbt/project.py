@@ -2,117 +2,28 @@
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
 import logging
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
+from wdc_orchestration.dbt.manifest import DBT_TARGET as DBT_TARGET
+from wdc_orchestration.dbt.manifest import dbt_project as dbt_project
+from wdc_orchestration.dbt.manifest import dbt_target_dir as dbt_target_dir
+from wdc_orchestration.dbt.manifest import ensure_manifest as ensure_manifest
+from wdc_orchestration.dbt.manifest import export_dbt_env as export_dbt_env
+from wdc_orchestration.dbt.manifest import load_manifest as load_manifest
+from wdc_orchestration.dbt.manifest import parse_fingerprint as parse_fingerprint
 from wdc_orchestration.lakehouse.wap import AUDIT_SUFFIX
-from wdc_orchestration.settings import DBT_PROJECT_DIR, get_settings
 
 log = logging.getLogger(__name__)
 
-DBT_TARGET = "local"
-# What a parse depends on; a change to any of these invalidates the prepared manifest.
-_PARSE_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
-
-
-def export_dbt_env() -> None:
-    """dbt runs in this process (dbt/runner.py) and its profile reads the settings with
-    `env_var()` from `os.environ`: put the platform's settings there (one setting, two users:
-    Python resources and dbt's profile read the same values). Processes started afterwards
-    (`wdc dev`, code servers, a `dbt` run by hand) inherit them."""
-    settings = get_settings()
-    os.environ.update(settings.dbt_env())
-    if settings.ducklake_catalog.startswith("sqlite:"):
-        Path(settings.ducklake_catalog.removeprefix("sqlite:")).parent.mkdir(
-            parents=True, exist_ok=True
-        )
-    from wdc_orchestration.lakehouse.extensions import ensure_extensions
-
-    ensure_extensions(settings.duckdb_extension_dir)
-
-
-def dbt_target_dir() -> Path:
-    """The shared project's target folder: WDC_DBT_TARGET_DIR when set, else dbt_project/target
-    (not dbt's own DBT_TARGET_PATH, which would also move the target of every other project a
-    process parses, such as a copy being checked). The prepared manifest depends on the lake's
-    settings (sources' locations), so processes working on different lakes at once (parallel
-    test workers) each keep their own instead of re-parsing over one another's files."""
-    configured = os.environ.get("WDC_DBT_TARGET_DIR", "").strip()
-    if not configured:
-        return DBT_PROJECT_DIR / "target"
-    path = Path(configured)
-    return path if path.is_absolute() else DBT_PROJECT_DIR / path
-
-
-@cache
-def dbt_project() -> DbtProject:
-    return DbtProject(
-        project_dir=DBT_PROJECT_DIR,
-        profiles_dir=DBT_PROJECT_DIR,
-        target=DBT_TARGET,
-        target_path=dbt_target_dir(),
-    )
-
-
-def parse_fingerprint(project_dir: Path) -> str:
-    digest = hashlib.sha256()
-    # Sources' locations are rendered from these at parse time.
-    digest.update(json.dumps(get_settings().dbt_env(), sort_keys=True).encode())
-    for name in _PARSE_INPUTS:
-        root = project_dir / name
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        for path in files:
-            digest.update(path.relative_to(project_dir).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def ensure_manifest() -> Path:
-    """Parse the dbt project once, when its files changed: a fresh clone loads with no manual step,
-    and a code location does not pay for a parse on every load. Several code locations load at
-    once under `dagster dev`, so the parse is serialised by a file lock."""
-    project = dbt_project()
-    manifest = project.manifest_path
-    stamp = manifest.parent / "manifest.fingerprint"
-    fingerprint = parse_fingerprint(project.project_dir)
-    if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
-        return manifest
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    with open(manifest.parent / ".parse.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
-            return manifest
-        export_dbt_env()
-        log.info("parsing the dbt project (%s changed)", project.project_dir)
-        # In this process (no `dbt` executable needed): the manifest is then kept for this
-        # process's dbt invocations too (dbt/runner.py).
-        from wdc_orchestration.dbt.runner import parse_project
-
-        parse_project(
-            project.project_dir,
-            project.profiles_dir,
-            DBT_TARGET,
-            manifest.parent,
-            fingerprint=fingerprint,
-            write_json=True,
-        )
-        stamp.write_text(fingerprint)
-    return manifest
-
-
-@cache
-def load_manifest() -> dict[str, Any]:
-    return json.loads(ensure_manifest().read_text())
+# (domain, product) -> what a data product's asset shows in the catalog / its freshness policy
+ProductMetadata = Callable[[str, str], Mapping[str, Any]]
+ProductFreshness = Callable[[str, str], dg.FreshnessPolicy]
 
 
 def domain_of(dbt_resource_props: Mapping[str, Any]) -> str:
@@ -145,11 +56,20 @@ class WdcDbtTranslator(DagsterDbtTranslator):
     """Every dbt node becomes `<domain>/<model>`; sources become the raw assets that land them.
     Groups and owners come from the dbt group of the domain."""
 
-    def __init__(self, groups: Mapping[str, Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        groups: Mapping[str, Mapping[str, Any]],
+        product_metadata: ProductMetadata | None = None,
+        product_freshness: ProductFreshness | None = None,
+    ) -> None:
         # Source tests are checks too, but run by the raw gate before the dbt step
         # (wdc_orchestration/quality/source_tests.py says why), not inside it.
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=False))
         self._groups = groups
+        # What the capabilities add to a data product's asset (the mesh's factory passes them in:
+        # governance and quality build on dbt, not the other way round)
+        self._product_metadata = product_metadata
+        self._product_freshness = product_freshness
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         domain = domain_of(dbt_resource_props)
@@ -193,13 +113,11 @@ class WdcDbtTranslator(DagsterDbtTranslator):
         latest = str(dbt_resource_props.get("version")) == str(
             dbt_resource_props.get("latest_version")
         )
-        if dbt_resource_props.get("access") == "public" and latest:
+        if dbt_resource_props.get("access") == "public" and latest and self._product_metadata:
             # Governance hook: a data product shows its contract in the catalog (owner, version,
             # SLA, allowed consumers, classification per column, where its ports live).
-            from wdc_orchestration.governance.catalog_metadata import dbt_product_metadata
-
             metadata.update(
-                dbt_product_metadata(domain_of(dbt_resource_props), dbt_resource_props["name"])
+                self._product_metadata(domain_of(dbt_resource_props), dbt_resource_props["name"])
             )
         return metadata
 
@@ -208,11 +126,10 @@ class WdcDbtTranslator(DagsterDbtTranslator):
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
-        if props["resource_type"] == "model" and props.get("access") == "public":
+        public = props["resource_type"] == "model" and props.get("access") == "public"
+        if public and self._product_freshness:
             # A data product's SLA becomes a freshness policy (WARN, then FAIL when late).
-            from wdc_orchestration.quality.freshness import freshness_policy
-
-            policy = freshness_policy(domain_of(props), props["name"])
+            policy = self._product_freshness(domain_of(props), props["name"])
             spec = spec.replace_attributes(freshness_policy=policy)
         return spec
 
@@ -241,6 +158,11 @@ class WdcDbtTranslator(DagsterDbtTranslator):
 
 
 @cache
-def translator() -> WdcDbtTranslator:
+def translator(
+    product_metadata: ProductMetadata | None = None,
+    product_freshness: ProductFreshness | None = None,
+) -> WdcDbtTranslator:
+    """The translator of the shared project: keys, groups and owners; with the capabilities'
+    hooks, a data product's catalog metadata and freshness policy too (the dbt step's assets)."""
     groups = {g["name"]: g for g in load_manifest().get("groups", {}).values()}
-    return WdcDbtTranslator(groups)
+    return WdcDbtTranslator(groups, product_metadata, product_freshness)

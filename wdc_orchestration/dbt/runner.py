@@ -23,7 +23,6 @@ import logging
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +38,20 @@ from dagster_dbt.asset_utils import (
 )
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
+from wdc_orchestration.dbt.manifest import (
+    DBT_LOCK,
+    PARSED_MANIFESTS,
+    close_duckdb_environment,
+    dbt_args,
+    dbt_target_dir,
+    ensure_manifest,
+    manifest_key,
+    parse_fingerprint,
+)
+from wdc_orchestration.dbt.manifest import DbtRunError as DbtRunError
+from wdc_orchestration.dbt.manifest import parse_project as parse_project
+from wdc_orchestration.settings import DBT_PROJECT_DIR
+
 if TYPE_CHECKING:
     from dbt.contracts.graph.manifest import Manifest
     from dbt_common.events.base_types import EventMsg
@@ -49,14 +62,6 @@ log = logging.getLogger(__name__)
 _RESULT_EVENTS = frozenset(
     {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"}
 )
-# dbt is not re-entrant: flags, adapter registry and event manager are module globals.
-_DBT_LOCK = threading.RLock()
-# (project dir, fingerprint of its parse inputs and settings) -> the parsed manifest
-_MANIFESTS: dict[tuple[str, str], Manifest] = {}
-
-
-class DbtRunError(dg.Failure):
-    """A dbt invocation failed: a model or an ERROR test failed, or dbt itself could not run."""
 
 
 @dataclass
@@ -112,19 +117,6 @@ def _reset_compilation(manifest: Manifest) -> None:
             node._pre_injected_sql = None
 
 
-def _close_duckdb_environment() -> None:
-    """Close the DuckDB database dbt-duckdb opened for the invocation. dbt-duckdb keeps it for
-    the life of the process (it closes it at exit); here each invocation gets a fresh one, as a
-    dbt subprocess would: the plugins read the run window and the key when it is created, and no
-    DuckLake attachment outlives the invocation that made it."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    with DuckDBConnectionManager._LOCK:
-        environment, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
-    if environment is not None:
-        environment.close()
-
-
 def _slowest(results: list[Any], count: int = 3) -> str:
     """The nodes that took longest, for the summary line: where a growing step spends its time
     (bench.incremental reads them from the platform log)."""
@@ -151,59 +143,6 @@ def _message(event: EventMsg) -> str:
     return str(event.info.msg)
 
 
-def _dbt_args(project_dir: str, profiles_dir: str, target: str, target_path: Path) -> list[str]:
-    return [
-        "--project-dir",
-        project_dir,
-        "--profiles-dir",
-        profiles_dir,
-        "--target",
-        target,
-        "--target-path",
-        os.fspath(target_path),
-        "--log-path",
-        os.fspath(target_path),
-        # dbt's own console output would repeat what the runner logs
-        "--quiet",
-    ]
-
-
-def _manifest_key(project_dir: Path, fingerprint: str) -> tuple[str, str]:
-    return os.fspath(project_dir.resolve()), fingerprint
-
-
-def parse_project(
-    project_dir: Path,
-    profiles_dir: Path,
-    target: str,
-    target_path: Path,
-    *,
-    fingerprint: str,
-    write_json: bool,
-) -> Manifest:
-    """`dbt parse` in this process (partial parsing when `target_path` holds the state); the
-    manifest is kept for this process's later invocations of the same project and settings
-    (`fingerprint`: `dbt.parse_fingerprint` of them)."""
-    from dbt.cli.main import dbtRunner
-
-    started = time.perf_counter()
-    args = _dbt_args(os.fspath(project_dir), os.fspath(profiles_dir), target, target_path)
-    with _DBT_LOCK:
-        try:
-            result = dbtRunner().invoke(
-                ["parse", *args, "--write-json" if write_json else "--no-write-json"],
-                send_anonymous_usage_stats=False,
-            )
-        finally:
-            _close_duckdb_environment()
-    if not result.success or result.result is None:
-        raise DbtRunError(description=f"dbt could not parse {project_dir}: {result.exception}")
-    _MANIFESTS.clear()  # a changed project or settings replaces the old manifest
-    _MANIFESTS[_manifest_key(project_dir, fingerprint)] = result.result
-    log.info("dbt project %s parsed in %.2fs", project_dir, time.perf_counter() - started)
-    return result.result
-
-
 class DbtRunner(dg.ConfigurableResource):
     """Runs dbt commands inside this process. Same project, profile and target settings as
     dagster-dbt's `DbtCliResource`."""
@@ -213,26 +152,23 @@ class DbtRunner(dg.ConfigurableResource):
     target: str
 
     def _common_args(self, target_path: Path, project_dir: str | None = None) -> list[str]:
-        return _dbt_args(
+        return dbt_args(
             project_dir or self.project_dir, self.profiles_dir, self.target, target_path
         )
 
     def _manifest(self) -> Manifest:
         """The project parsed once per process (per project files and settings): partial parsing
         from the state `ensure_manifest` prepared, so this costs a load, not a parse."""
-        from wdc_orchestration.dbt.project import dbt_target_dir, ensure_manifest, parse_fingerprint
-        from wdc_orchestration.settings import DBT_PROJECT_DIR
-
         project_dir = Path(self.project_dir)
         fingerprint = parse_fingerprint(project_dir)
-        key = _manifest_key(project_dir, fingerprint)
+        key = manifest_key(project_dir, fingerprint)
         shared_project = project_dir.resolve() == DBT_PROJECT_DIR.resolve()
-        if key not in _MANIFESTS and shared_project:
+        if key not in PARSED_MANIFESTS and shared_project:
             # prepares the partial-parse state when the project changed (a parse it makes is
             # kept, and then there is nothing left to load)
             ensure_manifest()
-        if key in _MANIFESTS:
-            return _MANIFESTS[key]
+        if key in PARSED_MANIFESTS:
+            return PARSED_MANIFESTS[key]
         with tempfile.TemporaryDirectory(prefix="wdc-dbt-parse-") as scratch:
             target_dir = dbt_target_dir() if shared_project else project_dir / "target"
             prepared = target_dir / "partial_parse.msgpack"
@@ -294,7 +230,7 @@ class DbtRunner(dg.ConfigurableResource):
                 error_lines.append(_message(event))
             log.log(_LOG_LEVELS.get(level, logging.ERROR), "%s", _message(event))
 
-        with _DBT_LOCK:
+        with DBT_LOCK:
             loaded = self._manifest()
             _reset_compilation(loaded)
             started = time.perf_counter()
@@ -311,7 +247,7 @@ class DbtRunner(dg.ConfigurableResource):
                     **options,
                 )
             finally:
-                _close_duckdb_environment()
+                close_duckdb_environment()
             seconds = time.perf_counter() - started
         results = list(getattr(outcome.result, "results", None) or [])
         errors = [

@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 def governance_definitions(spec: DomainSpec) -> dg.Definitions:
     """The governance capability of one domain: policy checks, publishing assets, purge job."""
+    # lazy: the CLI and the portal read governance's modules, which run this package first; the
+    # assets load dagster
     from wdc_orchestration.governance.assets import build_governance_definitions
 
     return build_governance_definitions(spec)

@@ -15,12 +15,13 @@ import duckdb
 
 from wdc_orchestration.console.parser import (
     UsageError,
-    existing_dir,
     existing_file,
     iso_date,
     new_file,
 )
 from wdc_orchestration.governance.descriptor import DescriptorError
+from wdc_orchestration.governance.product_cli import contracts_dir
+from wdc_orchestration.governance.product_cli import register as register_products
 from wdc_orchestration.governance.violations import Violation
 
 log = logging.getLogger("wdc_orchestration.governance")
@@ -173,20 +174,6 @@ def policy_purge(args: argparse.Namespace) -> int:
     return 0
 
 
-def contracts_dir(value: str) -> Path:
-    """An argparse `type` for --domains-dir: a folder with product contracts in it. Any other
-    folder (a typo, one domain's folder) read as models without contracts: "20 policy
-    violation(s) in 0 product(s)", or a sync of nothing that passed."""
-    from wdc_orchestration.governance.descriptor import descriptor_paths
-
-    path = existing_dir(value)
-    if not descriptor_paths(path):
-        raise argparse.ArgumentTypeError(
-            f"{value} holds no product contracts (<domain>/products/*.yaml)"
-        )
-    return path
-
-
 def read_manifest(path: Path) -> dict:
     """A dbt manifest given with --manifest; a file that is not JSON is named in the error."""
     try:
@@ -208,8 +195,6 @@ def _inputs_options(parser: argparse.ArgumentParser) -> None:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `policy`, `catalog`, `contracts` and `new-product` to the `wdc` command."""
-    from wdc_orchestration.governance.product_cli import register as register_products
-
     policy = commands.add_parser("policy", help="federated governance policies")
     sub = policy.add_subparsers(dest="policy_command", required=True)
 

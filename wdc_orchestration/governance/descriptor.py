@@ -37,13 +37,40 @@ from pydantic import (
     model_validator,
 )
 
+from wdc_orchestration.governance.descriptor_legacy import legacy_to_odcs
+from wdc_orchestration.governance.odcs import (
+    API_VERSION as API_VERSION,
+)
+from wdc_orchestration.governance.odcs import (
+    EMBEDDED_CATALOG as EMBEDDED_CATALOG,
+)
+from wdc_orchestration.governance.odcs import (
+    EMBEDDED_LAKE as EMBEDDED_LAKE,
+)
+from wdc_orchestration.governance.odcs import (
+    FILE_SERVER as FILE_SERVER,
+)
+from wdc_orchestration.governance.odcs import (
+    LAKEHOUSE as LAKEHOUSE,
+)
+from wdc_orchestration.governance.odcs import (
+    SQL_SERVER as SQL_SERVER,
+)
+from wdc_orchestration.governance.odcs import (
+    TEST_DIMENSIONS as TEST_DIMENSIONS,
+)
+from wdc_orchestration.governance.odcs import (
+    product_prefix as product_prefix,
+)
+from wdc_orchestration.governance.odcs import (
+    servers_for as servers_for,
+)
 from wdc_orchestration.settings import PROJECT_ROOT
 from wdc_orchestration.yamlio import YamlFileError, read_yaml_file
 
 log = logging.getLogger(__name__)
 
 DOMAINS_DIR = PROJECT_ROOT / "domains"
-API_VERSION = "v3.0.2"
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 # ISO 8601 durations with date parts (P5Y, P18M, P90D) or hours (PT26H), as retention/freshness.
 ISO_DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(\d+)H)?$")
@@ -51,13 +78,6 @@ CRON = re.compile(r"^\S+( \S+){4}$")
 # What `wdc new-product` writes where the owner still has to decide (a string, so the file is
 # still valid ODCS); read as "not set", and the policies name each one.
 TODO = "TODO"
-# The lake of the embedded default (settings' WDC_LAKE_URL default, relative to the project
-# root): the servers of a descriptor describe the ports there; production differs only in the
-# lake's root (docs/governance.md).
-EMBEDDED_LAKE = ".lake"
-EMBEDDED_CATALOG = f"ducklake:sqlite:{EMBEDDED_LAKE}/catalog/wdc.sqlite"
-SQL_SERVER, FILE_SERVER = "sql", "files"
-LAKEHOUSE = "lakehouse"  # the DuckLake catalog's attach alias (dbt profile, lakehouse resource)
 
 
 class DescriptorError(ValueError):
@@ -134,16 +154,6 @@ class QualityCheck(_Strict):
         | None
     ) = None
     description: str | None = None
-
-
-# The ODCS data-quality dimension each dbt generic test measures (written by sync/new-product).
-TEST_DIMENSIONS = {
-    "not_null": "completeness",
-    "unique": "uniqueness",
-    "unique_combination": "uniqueness",
-    "accepted_values": "conformity",
-    "relationships": "consistency",
-}
 
 
 class QualityRule(BaseModel):
@@ -522,46 +532,6 @@ class ProductDescriptor(_Strict):
         return data
 
 
-def product_prefix(domain: str, name: str, major: int) -> str:
-    return f"products/{domain}/{name}/v{major}/"
-
-
-def servers_for(domain: str, name: str, major: int) -> list[dict[str, Any]]:
-    """The `servers` of a product: its two ports on the embedded default lake, and what changes
-    in production (the lake's root and the DuckLake catalog come from WDC_* settings)."""
-    prefix = product_prefix(domain, name, major)
-    return [
-        {
-            "server": SQL_SERVER,
-            "type": "custom",
-            "format": "ducklake",
-            "database": EMBEDDED_CATALOG,
-            "catalog": LAKEHOUSE,
-            "schema": domain,
-            "path": f"{EMBEDDED_LAKE}/lakehouse/",
-            "description": (
-                f"SQL port: the DuckLake table {LAKEHOUSE}.{domain}.{name}. Embedded default, "
-                f"from the project root: ATTACH '{EMBEDDED_CATALOG}' AS {LAKEHOUSE} "
-                f"(DATA_PATH '{EMBEDDED_LAKE}/lakehouse/', READ_ONLY). Production: the catalog "
-                "is WDC_DUCKLAKE_CATALOG (postgres:...) and the data path WDC_DUCKLAKE_DATA_PATH "
-                "(s3://...)."
-            ),
-        },
-        {
-            "server": FILE_SERVER,
-            "type": "local",
-            "format": "parquet",
-            "path": f"{EMBEDDED_LAKE}/{prefix}",
-            "description": (
-                f"File port of major {major}: immutable Parquet snapshots under snapshots/<id>/; "
-                "current.json lists the current snapshot's files, relative to this folder (read "
-                "them as docs/governance.md shows). Production: the same layout under "
-                f"WDC_LAKE_URL (s3://<bucket>/<prefix>/{prefix})."
-            ),
-        },
-    ]
-
-
 def _check_invariants(descriptor: ProductDescriptor, domain_folder: str | None) -> list[str]:
     problems = []
     if descriptor.id != f"{descriptor.domain}.{descriptor.name}":
@@ -614,8 +584,6 @@ def parse_descriptor(
     """Validate a descriptor's content; DescriptorError names the source and every problem.
     A contract of the pre-ODCS shape (published on a lake before the change) is converted."""
     if _is_pre_odcs(data):
-        from wdc_orchestration.governance.descriptor_legacy import legacy_to_odcs
-
         log.info("%s: a contract of the pre-ODCS shape, read through its conversion", source)
         data = legacy_to_odcs(data)
     try:

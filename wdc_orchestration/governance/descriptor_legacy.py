@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from wdc_orchestration.governance.descriptor import (
+from wdc_orchestration.governance.odcs import (
     API_VERSION,
     TEST_DIMENSIONS,
     servers_for,

@@ -15,10 +15,22 @@ from typing import Any
 import duckdb
 
 from wdc_orchestration.console.parser import existing_dir, existing_file
-from wdc_orchestration.governance.descriptor import DOMAINS_DIR, DescriptorError
+from wdc_orchestration.governance.descriptor import DOMAINS_DIR, DescriptorError, descriptor_paths
 from wdc_orchestration.settings import DBT_PROJECT_DIR
 
 log = logging.getLogger("wdc_orchestration.governance")
+
+
+def contracts_dir(value: str) -> Path:
+    """An argparse `type` for --domains-dir: a folder with product contracts in it. Any other
+    folder (a typo, one domain's folder) read as models without contracts: "20 policy
+    violation(s) in 0 product(s)", or a sync of nothing that passed."""
+    path = existing_dir(value)
+    if not descriptor_paths(path):
+        raise argparse.ArgumentTypeError(
+            f"{value} holds no product contracts (<domain>/products/*.yaml)"
+        )
+    return path
 
 
 def _shown(path: Path) -> str:
@@ -132,8 +144,6 @@ def new_product_command(args: argparse.Namespace) -> int:
 def _paths(parser: argparse.ArgumentParser, contracts: bool = True) -> None:
     """--domains-dir (with contracts in it, unless the command writes the first), checked while
     parsing: a typo is one line, not a sync of nothing. The dbt project: by the handlers."""
-    from wdc_orchestration.governance.cli import contracts_dir
-
     parser.add_argument(
         "--domains-dir",
         type=contracts_dir if contracts else existing_dir,

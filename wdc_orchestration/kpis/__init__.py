@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import dagster as dg
 
-    from wdc_orchestration.mesh.domain import DomainSpec
+    from wdc_orchestration.mesh.spec import DomainSpec
 
 
 def kpi_definitions(spec: DomainSpec) -> dg.Definitions:
     """The KPI assets of one domain (none when it declares no KPI)."""
+    # lazy: the portal reads kpis.spec, which runs this package first; the assets load dagster
     from wdc_orchestration.kpis.assets import build_kpi_definitions
 
     return build_kpi_definitions(spec)

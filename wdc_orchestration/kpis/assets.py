@@ -10,8 +10,9 @@ import dagster as dg
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.governance.product_reader import ProductReader
 from wdc_orchestration.kpis.spec import KpiSpec, load_kpis
-from wdc_orchestration.mesh.domain import DomainSpec, lakehouse_pool
+from wdc_orchestration.lakehouse.catalog_lock import lakehouse_pool
 from wdc_orchestration.mesh.partitions import daily_partitions
+from wdc_orchestration.mesh.spec import DomainSpec
 from wdc_orchestration.settings import get_settings
 
 CHART_KEY = "wdc/kpi_chart"

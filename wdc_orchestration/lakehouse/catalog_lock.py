@@ -7,7 +7,7 @@ two writers of one domain at once would build into each other's audit tables, an
 publish would drop the first one's day from a history; on a SQLite catalog, two writers of any
 domains at once fail at commit ("Failed to commit DuckLake transaction", "database is locked").
 
-Dagster's pools (`pool=` on the dbt step, domain.lakehouse_pool) queue those writers before they
+Dagster's pools (`pool=` on the dbt step, `lakehouse_pool` below) queue those writers before they
 start, but a pool's limit is instance configuration: `wdc` writes it into its `dagster.yaml`,
 while `dagster dev -w workspace.yaml`'s throw-away instance, a hand-written instance or a run
 launcher's may have none. So the step also takes a lock named after its pool, held from the
@@ -30,7 +30,28 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from wdc_orchestration.settings import is_postgres_catalog
+from wdc_orchestration.settings import get_settings, is_postgres_catalog
+
+# The pool a domain's catalog writers queue in (Dagster's `pool=` on its dbt step), and the
+# lock below is named after it. Here, beside the lock, so that every capability that writes the
+# catalog (the dbt step, the KPIs) names it without importing the mesh's factory.
+LAKEHOUSE_POOL = "ducklake"
+
+
+def lakehouse_pool(domain: str) -> str:
+    """The pool a domain's catalog writers (its dbt step) queue in, by the catalog setting.
+
+    A SQLite catalog takes one writer at a time: every domain queues in one pool, `ducklake`.
+    A PostgreSQL catalog takes concurrent commits (DuckLake retries a commit that raced another,
+    lakehouse/connection.py), and each domain writes only its own schemas: each domain queues in its
+    own pool, `ducklake/<domain>`, so the domains write at once (WDC_DUCKLAKE_POOL=single puts them
+    back in one pool). A domain's own writers still queue one at
+    a time: two runs of one domain (a rerun beside a backfill) would build the same audit schema,
+    `<domain>__audit` (lakehouse/wap.py), at once and publish each other's rows."""
+    if get_settings().pool_per_domain:
+        return f"{LAKEHOUSE_POOL}/{domain}"
+    return LAKEHOUSE_POOL
+
 
 POLL_SECONDS = 0.5
 REPORT_EVERY_SECONDS = 30.0

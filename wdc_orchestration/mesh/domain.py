@@ -16,19 +16,24 @@ from dagster_dbt.asset_utils import (
 from wdc_orchestration.dbt.audited_build import write_audit_publish
 from wdc_orchestration.dbt.project import dbt_project, load_manifest, translator
 from wdc_orchestration.dbt.runner import DbtRunner
+from wdc_orchestration.governance import governance_definitions
+from wdc_orchestration.governance.catalog_metadata import dbt_product_metadata
+from wdc_orchestration.kpis import kpi_definitions
+from wdc_orchestration.lakehouse.catalog_lock import LAKEHOUSE_POOL, lakehouse_pool
 from wdc_orchestration.lakehouse.faults import retry_transient
 from wdc_orchestration.lakehouse.run_window import RunWindow, run_window_environment
 from wdc_orchestration.logs import configure_logging
 from wdc_orchestration.mesh.partitions import MESH_TIMEZONE, daily_partitions
 from wdc_orchestration.mesh.resources import build_resources
 from wdc_orchestration.mesh.spec import AuditGate, DomainCapability, DomainSpec
+from wdc_orchestration.quality.definitions import quality_definitions
+from wdc_orchestration.quality.freshness import freshness_policy
 from wdc_orchestration.quality.late_upstream import build_late_upstream_sensor
 from wdc_orchestration.raw.arrivals import arrival_sensors
 from wdc_orchestration.raw.assets import build_raw_asset
 from wdc_orchestration.raw.generation.day_cache import release_day_caches
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
-from wdc_orchestration.settings import get_settings
 
 __all__ = [
     "DomainSpec",
@@ -38,26 +43,9 @@ __all__ = [
     "lakehouse_pool",
 ]
 
+
 # Writers of the DuckLake catalog queue in a pool whose every slot is one writer (the instance's
 # `pools.default_limit: 1`, mesh/workspace.py).
-LAKEHOUSE_POOL = "ducklake"
-
-
-def lakehouse_pool(domain: str) -> str:
-    """The pool a domain's catalog writers (its dbt step) queue in, by the catalog setting.
-
-    A SQLite catalog takes one writer at a time: every domain queues in one pool, `ducklake`.
-    A PostgreSQL catalog takes concurrent commits (DuckLake retries a commit that raced another,
-    lakehouse/connection.py), and each domain writes only its own schemas: each domain queues in its
-    own pool, `ducklake/<domain>`, so the domains write at once (WDC_DUCKLAKE_POOL=single puts them
-    back in one pool). A domain's own writers still queue one at
-    a time: two runs of one domain (a rerun beside a backfill) would build the same audit schema,
-    `<domain>__audit` (lakehouse/wap.py), at once and publish each other's rows."""
-    if get_settings().pool_per_domain:
-        return f"{LAKEHOUSE_POOL}/{domain}"
-    return LAKEHOUSE_POOL
-
-
 def audit_gates(spec: DomainSpec) -> list[AuditGate]:
     """The capabilities' gates on a dbt step's audited rows, before it publishes."""
     # Imported here: the capabilities build on the platform's types, not the other way round.
@@ -75,7 +63,7 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
     nodes = manifest["nodes"]
     select = f"fqn:{spec.name}"
     specs, dbt_checks = build_dbt_specs(
-        translator=translator(),
+        translator=translator(dbt_product_metadata, freshness_policy),
         manifest=manifest,
         select=select,
         exclude="",
@@ -148,11 +136,6 @@ def domain_assets(spec: DomainSpec) -> list[dg.AssetsDefinition]:
 
 def domain_capabilities() -> list[DomainCapability]:
     """The capabilities every domain gets, in the order they are merged."""
-    # Imported here: the plugins build on the platform (its types, the pool).
-    from wdc_orchestration.governance import governance_definitions
-    from wdc_orchestration.kpis import kpi_definitions
-    from wdc_orchestration.quality.definitions import quality_definitions
-
     return [quality_definitions, governance_definitions, kpi_definitions]
 
 

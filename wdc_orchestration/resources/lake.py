@@ -5,89 +5,21 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import uuid
-from abc import ABC, abstractmethod
 from pathlib import Path
 
-import dagster as dg
-
+# The interface, for the modules that take any lake (`from ...resources.lake import LakeStorage`)
+from wdc_orchestration.resources.lake_base import LakeAccessError as LakeAccessError
+from wdc_orchestration.resources.lake_base import LakeKeyError as LakeKeyError
+from wdc_orchestration.resources.lake_base import LakeStorage as LakeStorage
+from wdc_orchestration.resources.lake_base import check_key as check_key
 from wdc_orchestration.settings import Settings, is_remote
 
 log = logging.getLogger(__name__)
 
 # Where a local lake's files are written before they are renamed into place (never read).
 INCOMING_DIR = ".incoming"
-
-
-class LakeAccessError(dg.Failure):
-    """The lake cannot be used as configured (a missing bucket, rejected credentials): a setting
-    must change, so retrying is pointless. Its message is one line naming what to fix."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(description=message, allow_retries=False)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class LakeKeyError(ValueError):
-    """A key that would leave the lake: absolute, with a `..` segment, a backslash, a NUL or a
-    URL. Refused by every storage for every caller, so no id or name reaching a key (an access
-    request's id, a product's name) can write or read outside the lake."""
-
-
-def check_key(key: str) -> str:
-    """`key` when it stays inside the lake, else `LakeKeyError`. Keys are `/`-separated and
-    relative; an empty key is the lake's root and a trailing `/` a prefix."""
-    if not isinstance(key, str):
-        raise LakeKeyError(f"lake key {key!r} is not text")
-    if "\x00" in key or "\\" in key:
-        raise LakeKeyError(f"lake key {key!r}: NULs and backslashes are not allowed")
-    if key.startswith("/") or "://" in key or re.match(r"^[A-Za-z]:", key):
-        raise LakeKeyError(f"lake key {key!r} is absolute: keys are relative to the lake")
-    if any(part == ".." for part in key.split("/")):
-        raise LakeKeyError(f"lake key {key!r} leaves the lake (a '..' segment)")
-    return key
-
-
-class LakeStorage(dg.ConfigurableResource, ABC):
-    """Key-addressed object storage; keys are `/`-separated paths relative to the lake root."""
-
-    @abstractmethod
-    def url(self, key: str = "") -> str:
-        """The URL DuckDB/dbt read the key at (a local path, or s3://bucket/prefix/key)."""
-
-    @abstractmethod
-    def exists(self, key: str) -> bool: ...
-
-    @abstractmethod
-    def list_keys(self, prefix: str) -> list[str]:
-        """Every key under `prefix`, sorted."""
-
-    @abstractmethod
-    def put_file(self, local_path: Path, key: str) -> None:
-        """Publish a finished local file at `key`; readers see the old object or the new one."""
-
-    @abstractmethod
-    def read_bytes(self, key: str) -> bytes: ...
-
-    @abstractmethod
-    def move(self, key: str, new_key: str) -> None:
-        """Move one object to `new_key` (quarantine): never a delete of data that is kept nowhere
-        else; a missing `key` whose `new_key` exists is taken as already moved."""
-
-    def check_access(self) -> None:
-        """Raise `LakeAccessError` when the lake cannot be listed as configured (a preflight)."""
-
-    def put_bytes(self, data: bytes, key: str, scratch_dir: Path) -> None:
-        check_key(key)
-        scratch_dir.mkdir(parents=True, exist_ok=True)
-        tmp = scratch_dir / (Path(key).name + ".tmp")
-        tmp.write_bytes(data)
-        self.put_file(tmp, key)
 
 
 class LocalLakeStorage(LakeStorage):
@@ -163,11 +95,11 @@ def lake_storage_from_settings(settings: Settings) -> LakeStorage:
         raise ValueError(
             f"WDC_LAKE_URL={settings.lake_url!r}: only local paths and s3:// are supported"
         )
-    # Imported here: dagster-aws costs a third of a code location's import time (it pulls in
-    # dagster's test utilities), and only an s3:// lake needs it.
+    # lazy: dagster-aws costs a third of a code location's import time (it pulls in dagster's
+    # test utilities), and only an s3:// lake needs it (s3_lake.py imports it)
     from dagster_aws.s3 import S3Resource
 
-    from wdc_orchestration.resources.s3_lake import S3LakeStorage
+    from wdc_orchestration.resources.s3_lake import S3LakeStorage  # lazy: dagster-aws, as above
 
     assert settings.s3 is not None  # computed for every s3:// lake (settings.py)
     bucket, _, prefix = settings.lake_url.removeprefix("s3://").partition("/")

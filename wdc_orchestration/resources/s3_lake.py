@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
-from wdc_orchestration.resources.lake import LakeAccessError, LakeStorage, check_key
+from wdc_orchestration.resources.lake_base import LakeAccessError, LakeStorage, check_key
 
 # S3 error codes that no retry can cure: a setting is wrong. -> what to fix
 _CREDENTIALS = "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the AWS profile or role)"

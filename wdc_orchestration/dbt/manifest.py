@@ -1,0 +1,194 @@
+"""The dbt project's parse: its manifest prepared on disk once per change of the project or the
+settings (`ensure_manifest`), and parsed once per process for the in-process runner
+(`parse_project`, runner.py). Below both the runner and the translator (project.py), which each
+need it, and neither of which it needs."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+from dagster_dbt import DbtProject
+
+from wdc_orchestration.lakehouse.extensions import ensure_extensions
+from wdc_orchestration.settings import DBT_PROJECT_DIR, get_settings
+
+if TYPE_CHECKING:
+    from dbt.contracts.graph.manifest import Manifest
+
+log = logging.getLogger(__name__)
+
+# dbt is not re-entrant: flags, adapter registry and event manager are module globals.
+DBT_LOCK = threading.RLock()
+# (project dir, fingerprint of its parse inputs and settings) -> the parsed manifest
+PARSED_MANIFESTS: dict[tuple[str, str], Manifest] = {}
+
+
+class DbtRunError(dg.Failure):
+    """A dbt invocation failed: a model or an ERROR test failed, or dbt itself could not run."""
+
+
+DBT_TARGET = "local"
+# What a parse depends on; a change to any of these invalidates the prepared manifest.
+_PARSE_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
+
+
+def export_dbt_env() -> None:
+    """dbt runs in this process (dbt/runner.py) and its profile reads the settings with
+    `env_var()` from `os.environ`: put the platform's settings there (one setting, two users:
+    Python resources and dbt's profile read the same values). Processes started afterwards
+    (`wdc dev`, code servers, a `dbt` run by hand) inherit them."""
+    settings = get_settings()
+    os.environ.update(settings.dbt_env())
+    if settings.ducklake_catalog.startswith("sqlite:"):
+        Path(settings.ducklake_catalog.removeprefix("sqlite:")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+    ensure_extensions(settings.duckdb_extension_dir)
+
+
+def dbt_target_dir() -> Path:
+    """The shared project's target folder: WDC_DBT_TARGET_DIR when set, else dbt_project/target
+    (not dbt's own DBT_TARGET_PATH, which would also move the target of every other project a
+    process parses, such as a copy being checked). The prepared manifest depends on the lake's
+    settings (sources' locations), so processes working on different lakes at once (parallel
+    test workers) each keep their own instead of re-parsing over one another's files."""
+    configured = os.environ.get("WDC_DBT_TARGET_DIR", "").strip()
+    if not configured:
+        return DBT_PROJECT_DIR / "target"
+    path = Path(configured)
+    return path if path.is_absolute() else DBT_PROJECT_DIR / path
+
+
+@cache
+def dbt_project() -> DbtProject:
+    return DbtProject(
+        project_dir=DBT_PROJECT_DIR,
+        profiles_dir=DBT_PROJECT_DIR,
+        target=DBT_TARGET,
+        target_path=dbt_target_dir(),
+    )
+
+
+def parse_fingerprint(project_dir: Path) -> str:
+    digest = hashlib.sha256()
+    # Sources' locations are rendered from these at parse time.
+    digest.update(json.dumps(get_settings().dbt_env(), sort_keys=True).encode())
+    for name in _PARSE_INPUTS:
+        root = project_dir / name
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            digest.update(path.relative_to(project_dir).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_manifest() -> Path:
+    """Parse the dbt project once, when its files changed: a fresh clone loads with no manual step,
+    and a code location does not pay for a parse on every load. Several code locations load at
+    once under `dagster dev`, so the parse is serialised by a file lock."""
+    project = dbt_project()
+    manifest = project.manifest_path
+    stamp = manifest.parent / "manifest.fingerprint"
+    fingerprint = parse_fingerprint(project.project_dir)
+    if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return manifest
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    with open(manifest.parent / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+            return manifest
+        export_dbt_env()
+        log.info("parsing the dbt project (%s changed)", project.project_dir)
+        # In this process (no `dbt` executable needed): the manifest is then kept for this
+        # process's dbt invocations too (dbt/runner.py).
+        parse_project(
+            project.project_dir,
+            project.profiles_dir,
+            DBT_TARGET,
+            manifest.parent,
+            fingerprint=fingerprint,
+            write_json=True,
+        )
+        stamp.write_text(fingerprint)
+    return manifest
+
+
+@cache
+def load_manifest() -> dict[str, Any]:
+    return json.loads(ensure_manifest().read_text())
+
+
+def close_duckdb_environment() -> None:
+    """Close the DuckDB database dbt-duckdb opened for the invocation. dbt-duckdb keeps it for
+    the life of the process (it closes it at exit); here each invocation gets a fresh one, as a
+    dbt subprocess would: the plugins read the run window and the key when it is created, and no
+    DuckLake attachment outlives the invocation that made it."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        environment, DuckDBConnectionManager._ENV = DuckDBConnectionManager._ENV, None
+    if environment is not None:
+        environment.close()
+
+
+def dbt_args(project_dir: str, profiles_dir: str, target: str, target_path: Path) -> list[str]:
+    return [
+        "--project-dir",
+        project_dir,
+        "--profiles-dir",
+        profiles_dir,
+        "--target",
+        target,
+        "--target-path",
+        os.fspath(target_path),
+        "--log-path",
+        os.fspath(target_path),
+        # dbt's own console output would repeat what the runner logs
+        "--quiet",
+    ]
+
+
+def manifest_key(project_dir: Path, fingerprint: str) -> tuple[str, str]:
+    return os.fspath(project_dir.resolve()), fingerprint
+
+
+def parse_project(
+    project_dir: Path,
+    profiles_dir: Path,
+    target: str,
+    target_path: Path,
+    *,
+    fingerprint: str,
+    write_json: bool,
+) -> Manifest:
+    """`dbt parse` in this process (partial parsing when `target_path` holds the state); the
+    manifest is kept for this process's later invocations of the same project and settings
+    (`fingerprint`: `dbt.parse_fingerprint` of them)."""
+    from dbt.cli.main import dbtRunner
+
+    started = time.perf_counter()
+    args = dbt_args(os.fspath(project_dir), os.fspath(profiles_dir), target, target_path)
+    with DBT_LOCK:
+        try:
+            result = dbtRunner().invoke(
+                ["parse", *args, "--write-json" if write_json else "--no-write-json"],
+                send_anonymous_usage_stats=False,
+            )
+        finally:
+            close_duckdb_environment()
+    if not result.success or result.result is None:
+        raise DbtRunError(description=f"dbt could not parse {project_dir}: {result.exception}")
+    PARSED_MANIFESTS.clear()  # a changed project or settings replaces the old manifest
+    PARSED_MANIFESTS[manifest_key(project_dir, fingerprint)] = result.result
+    log.info("dbt project %s parsed in %.2fs", project_dir, time.perf_counter() - started)
+    return result.result
