@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from wdc_orchestration.raw.generation.volume import SCALE_FACTOR_RANGE, scale_factor_problem
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
@@ -97,8 +99,6 @@ def sensor_interval_seconds() -> int:
 
 
 def _env_scale_factor() -> float:
-    from wdc_orchestration.raw.generation.volume import SCALE_FACTOR_RANGE, scale_factor_problem
-
     value = _env_float("WDC_SCALE_FACTOR", "1.0")
     if scale_factor_problem(value):
         text = _env("WDC_SCALE_FACTOR", "1.0")

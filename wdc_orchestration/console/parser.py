@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from wdc_orchestration.raw.generation.volume import SCALE_FACTOR_RANGE, scale_factor_problem
+
 USAGE_ERROR = 2  # argparse's own exit code for bad usage, kept for every user error
 
 
@@ -39,8 +41,6 @@ def iso_date(value: str) -> dt.date:
 
 def scale_factor(value: str) -> float:
     """An argparse `type` for a simulation volume the simulators can make (one-line error)."""
-    from wdc_orchestration.raw.generation.volume import SCALE_FACTOR_RANGE, scale_factor_problem
-
     try:
         number = float(value)
     except ValueError:

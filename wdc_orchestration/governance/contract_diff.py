@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wdc_orchestration.governance.descriptor import ProductDescriptor
+from wdc_orchestration.governance.descriptor import ProductDescriptor, parse_descriptor
 from wdc_orchestration.governance.policies.versioning import breaking_changes, check_versioning
 from wdc_orchestration.governance.publishing import product_prefix, published_majors, read_pointer
 from wdc_orchestration.governance.violations import Violation
 from wdc_orchestration.resources.lake import LakeStorage
+from wdc_orchestration.yamlio import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +119,6 @@ def _changelog(published: bytes, working: Path) -> list[dict[str, str | None]]:
 
 def diff_contract(lake: LakeStorage, working: ProductDescriptor, path: Path) -> ContractDiff:
     """The working descriptor `working` (read from `path`) against its published contract."""
-    from wdc_orchestration.governance.descriptor import parse_descriptor
-    from wdc_orchestration.yamlio import load_yaml
-
     raw = _published_bytes(lake, working)
     diff = ContractDiff(working.id, working.version, None)
     if raw is None:

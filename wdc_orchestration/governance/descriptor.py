@@ -65,6 +65,9 @@ from wdc_orchestration.governance.odcs import (
 from wdc_orchestration.governance.odcs import (
     servers_for as servers_for,
 )
+from wdc_orchestration.lakehouse.history import IS_CURRENT as IS_CURRENT
+from wdc_orchestration.lakehouse.history import VALID_FROM as VALID_FROM
+from wdc_orchestration.lakehouse.history import VALID_TO as VALID_TO
 from wdc_orchestration.settings import PROJECT_ROOT
 from wdc_orchestration.yamlio import YamlFileError, read_yaml_file
 
@@ -333,11 +336,6 @@ class Dependency(_Strict):
 
     product: str
     major: int
-
-
-# The columns of every state product's history (docs/time_model.md): the mesh's one convention, so
-# a consumer's as-of join reads the same on every dimension.
-VALID_FROM, VALID_TO, IS_CURRENT = "valid_from", "valid_to", "is_current"
 
 
 class TimeModel(_Strict):

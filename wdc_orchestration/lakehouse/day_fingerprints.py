@@ -19,7 +19,7 @@ import datetime as dt
 
 import duckdb
 
-from wdc_orchestration.governance.descriptor import IS_CURRENT, VALID_FROM, VALID_TO
+from wdc_orchestration.lakehouse.history import IS_CURRENT, VALID_FROM, VALID_TO
 from wdc_orchestration.lakehouse.run_window import RunWindow
 
 FINGERPRINTS_METADATA = "wdc/day_fingerprints"

@@ -17,6 +17,7 @@ from wdc_orchestration.dbt.audited_build import write_audit_publish
 from wdc_orchestration.dbt.project import dbt_project, load_manifest, translator
 from wdc_orchestration.dbt.runner import DbtRunner
 from wdc_orchestration.governance import governance_definitions
+from wdc_orchestration.governance.audit_gate import policy_gate
 from wdc_orchestration.governance.catalog_metadata import dbt_product_metadata
 from wdc_orchestration.kpis import kpi_definitions
 from wdc_orchestration.lakehouse.catalog_lock import LAKEHOUSE_POOL, lakehouse_pool
@@ -29,6 +30,7 @@ from wdc_orchestration.mesh.spec import AuditGate, DomainCapability, DomainSpec
 from wdc_orchestration.quality.definitions import quality_definitions
 from wdc_orchestration.quality.freshness import freshness_policy
 from wdc_orchestration.quality.late_upstream import build_late_upstream_sensor
+from wdc_orchestration.quality.upstream import readiness_check_keys
 from wdc_orchestration.raw.arrivals import arrival_sensors
 from wdc_orchestration.raw.assets import build_raw_asset
 from wdc_orchestration.raw.generation.day_cache import release_day_caches
@@ -48,9 +50,6 @@ __all__ = [
 # `pools.default_limit: 1`, mesh/workspace.py).
 def audit_gates(spec: DomainSpec) -> list[AuditGate]:
     """The capabilities' gates on a dbt step's audited rows, before it publishes."""
-    # Imported here: the capabilities build on the platform's types, not the other way round.
-    from wdc_orchestration.governance.audit_gate import policy_gate
-
     return [gate for gate in (policy_gate(spec),) if gate is not None]
 
 
@@ -151,7 +150,6 @@ def domain_definitions(spec: DomainSpec) -> dg.Definitions:
 def domain_selection(*domains: str) -> dg.AssetSelection:
     """What a domain's run materialises and checks: its group, and the readiness checks it puts on
     the other domains' products it reads (it waits there for them: quality/upstream.py)."""
-    from wdc_orchestration.quality.upstream import readiness_check_keys
 
     manifest = load_manifest()
     keys = [key for domain in domains for key in readiness_check_keys(manifest, domain)]

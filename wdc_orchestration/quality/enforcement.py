@@ -22,6 +22,7 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 
+from wdc_orchestration.mesh.partitions import daily_partitions
 from wdc_orchestration.quality.incidents import Incident, load_incident, save_incident
 from wdc_orchestration.quality.notifier import Notifier
 from wdc_orchestration.quality.quarantine import quarantine_partition
@@ -36,8 +37,6 @@ CHECK_EVALUATION = DagsterEventType.ASSET_CHECK_EVALUATION
 
 def run_partitions(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     """The days a run covered, from its tags."""
-    from wdc_orchestration.mesh.partitions import daily_partitions
-
     run = instance.get_run_by_id(run_id)
     tags = run.tags if run else {}
     if "dagster/partition" in tags:

@@ -37,6 +37,7 @@ from wdc_orchestration.quality.incidents import INCIDENTS_PREFIX
 from wdc_orchestration.quality.rules import RawRules, Reference
 from wdc_orchestration.raw.assets import MANIFEST_NAME, partition_prefix, raw_asset_key
 from wdc_orchestration.raw.generation.request import RawEntity
+from wdc_orchestration.raw.generation.writer import EXTENSIONS
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
 from wdc_orchestration.resources.upstream import UpstreamWait
@@ -70,8 +71,6 @@ def run_partition_keys(context: dg.AssetCheckExecutionContext) -> list[str]:
 
 
 def file_key(rules: RawRules, entity: RawEntity, day: str) -> str:
-    from wdc_orchestration.raw.generation.writer import EXTENSIONS
-
     prefix = partition_prefix(rules.domain, entity.name, dt.date.fromisoformat(day))
     return f"{prefix}/{entity.name}.{EXTENSIONS[entity.file_format]}"
 

@@ -17,6 +17,7 @@ from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any
 
+from wdc_orchestration.dbt.project import domain_of
 from wdc_orchestration.quality.incidents import Incident, list_incidents, save_incident
 from wdc_orchestration.quality.quarantine import QUARANTINE_ROOT
 from wdc_orchestration.resources.lake import LakeStorage
@@ -78,8 +79,6 @@ def open_incidents(lake: LakeStorage, domain: str, day: dt.date) -> list[Inciden
 def consumers_of(domain: str, manifest: Mapping[str, Any]) -> list[str]:
     """The domains whose models read `domain`'s products, directly or not (from the dbt graph),
     in dependency order: they must be rebuilt for a day `domain` rebuilt."""
-    from wdc_orchestration.dbt.project import domain_of
-
     nodes = manifest["nodes"]
     reads: dict[str, set[str]] = {}
     for node in nodes.values():

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from wdc_orchestration.ops.deploy import with_code_server
 from wdc_orchestration.scaffold.names import DomainNames, NewDomainError
 from wdc_orchestration.scaffold.render import render
 from wdc_orchestration.yamlio import load_yaml
@@ -99,8 +100,6 @@ def dg_workspace_text(before: str, names: DomainNames) -> str:
 
 def grpc_workspace_text(before: str, names: DomainNames) -> str:
     """deploy/workspace.grpc.yaml with the domain's code server after the others (next port)."""
-    from wdc_orchestration.ops.deploy import with_code_server
-
     try:
         return with_code_server(before, names.domain, f"domains.{names.domain}.definitions")
     except ValueError as error:

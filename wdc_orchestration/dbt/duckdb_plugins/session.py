@@ -23,6 +23,9 @@ from wdc_orchestration.lakehouse.run_window import (
     sources_from_env,
     window_from_env,
 )
+from wdc_orchestration.raw.read_set import landed_sources, read_sets
+from wdc_orchestration.resources.lake import lake_storage_from_settings
+from wdc_orchestration.settings import get_settings
 
 
 def set_run_window(conn: DuckDBPyConnection, window: RunWindow | None) -> None:
@@ -46,10 +49,6 @@ def prepare_session(conn: DuckDBPyConnection, window: RunWindow | None = None) -
 
 
 def _read_sets(window: RunWindow | None, everything: bool = False) -> dict[str, list[str]]:
-    from wdc_orchestration.raw.read_set import landed_sources, read_sets
-    from wdc_orchestration.resources.lake import lake_storage_from_settings
-    from wdc_orchestration.settings import get_settings
-
     lake = lake_storage_from_settings(get_settings())
     sources = None if everything else sources_from_env(os.environ)
     return read_sets(lake, sources if sources is not None else landed_sources(lake), window)
