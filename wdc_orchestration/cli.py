@@ -20,7 +20,14 @@ from wdc_orchestration.console.parser import (
     iso_date,
     scale_factor,
 )
-from wdc_orchestration.settings import PROJECT_ROOT, SettingsError
+from wdc_orchestration.governance.cli import register as register_governance
+from wdc_orchestration.logs import configure_logging
+from wdc_orchestration.ops.deploy_cli import register as register_deploy
+from wdc_orchestration.ops.doctor.cli import register as register_doctor
+from wdc_orchestration.quality.cli import register as register_quality
+from wdc_orchestration.scaffold.cli import register as register_scaffold
+from wdc_orchestration.settings import PROJECT_ROOT, SettingsError, get_settings
+from wdc_portal.cli import register as register_portal
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -51,6 +58,7 @@ def _materialize_request(args: argparse.Namespace) -> MaterializeRequest:
     if args.domains is not None and not domains:
         raise UsageError(f"--domains {args.domains!r} names no domain (leave it out for all)")
     if domains:
+        # lazy: the mesh loads dagster, dbt and the domains (~3 s); only commands that run it pay
         from wdc_orchestration.mesh.workspace import domain_modules
 
         unknown = sorted(set(domains) - set(domain_modules()))
@@ -59,6 +67,7 @@ def _materialize_request(args: argparse.Namespace) -> MaterializeRequest:
             raise UsageError(f"--domains: unknown domain(s) {', '.join(unknown)}; known: {known}")
     defects: list[str] = []
     if args.defects:
+        # lazy: polars (the defects' frames), only with --defects
         from domains._shared.defects import UnknownDefectError, resolve_defects
 
         try:
@@ -74,6 +83,7 @@ def materialize(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
+    # lazy: rich and the mesh (dagster, dbt: ~3 s), only for a command that runs the mesh
     from wdc_orchestration.console.output import stdout_console
     from wdc_orchestration.console.progress import day_progress
     from wdc_orchestration.console.summary import print_summary
@@ -116,6 +126,7 @@ def materialize(args: argparse.Namespace) -> int:
 def _run_config(job: dg.JobDefinition, log_level: str, defects: list[str]) -> dict[str, object]:
     run_config: dict[str, object] = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     if defects:
+        # lazy: dagster (~1 s), only when defects are planted
         from wdc_orchestration.quality.cli_support import defects_run_config
 
         run_config["ops"] = defects_run_config(job, defects)
@@ -133,6 +144,7 @@ def _run_day(
     days: int,
 ) -> DayResult:
     """One day of the mesh as one Dagster run, followed step by step; what it did."""
+    # lazy: rich and dagster (~1 s), only when a day is run
     from wdc_orchestration.console.progress import follow_run
     from wdc_orchestration.console.summary import day_result
     from wdc_orchestration.mesh.run import log_day, run_day
@@ -154,6 +166,7 @@ def _rebuild_stale_consumers(
     published as it is now (quality/late_upstream.py), one level of consumers after the other."""
     import dataclasses
 
+    # lazy: dagster, dbt and the mesh (~3 s), only when consumers are stale
     from wdc_orchestration.console.progress import day_progress
     from wdc_orchestration.dbt.project import load_manifest
     from wdc_orchestration.mesh.workspace import MESH_JOB, domain_modules, mesh_definitions
@@ -189,11 +202,10 @@ def _rebuild_stale_consumers(
 
 
 def _pointers() -> Pointers:
+    # lazy: rich, dagster (the lake's storage: ~1 s), only after a run, for its pointers
     from wdc_orchestration.console.summary import Pointers
-    from wdc_orchestration.logs import configure_logging
     from wdc_orchestration.quality.incidents import INCIDENTS_PREFIX
     from wdc_orchestration.resources.lake import lake_storage_from_settings
-    from wdc_orchestration.settings import get_settings
 
     lake = lake_storage_from_settings(get_settings())
     return Pointers(log_file=str(configure_logging()), incidents=lake.url(INCIDENTS_PREFIX))
@@ -213,6 +225,7 @@ def dagster_dev_command(passed: Sequence[str]) -> list[str]:
 def dev(args: argparse.Namespace) -> int:
     """`dagster dev` on the workspace, with the instance the CLI records its runs in; every
     other option goes to `dagster dev` as given."""
+    # lazy: dagster (~2 s) for `wdc dev` only, which starts it anyway
     from wdc_orchestration.mesh.workspace import dagster_home
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
@@ -264,20 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ui.set_defaults(handler=dev, dagster_args=[], passes_options_on=True)
 
-    from wdc_orchestration.governance.cli import register as register_governance
-    from wdc_orchestration.ops.doctor.cli import register as register_doctor
-    from wdc_orchestration.quality.cli import register as register_quality
-    from wdc_portal.cli import register as register_portal
-
     register_governance(commands)  # `wdc policy check|iam|purge`, `wdc catalog`
     register_doctor(commands)  # `wdc doctor`
     register_quality(commands)  # `wdc quarantine list|retry`
     register_portal(commands)  # `wdc portal`
-    from wdc_orchestration.scaffold.cli import register as register_scaffold
-
     register_scaffold(commands)  # `wdc new-domain`
-    from wdc_orchestration.ops.deploy_cli import register as register_deploy
-
     register_deploy(commands)  # `wdc instance`, `wdc grpc-workspace`
     return parser
 
@@ -299,8 +303,6 @@ def _check_environment(args: argparse.Namespace) -> None:
     """The settings every command reads, and the lake for the commands that touch it (they say
     so with `touches_lake`), before the handler starts: a bad value is a UsageError or a
     SettingsError here, not a traceback from the first step that uses it."""
-    from wdc_orchestration.logs import configure_logging
-    from wdc_orchestration.settings import get_settings
 
     settings = get_settings()
     try:
@@ -316,6 +318,7 @@ def _check_environment(args: argparse.Namespace) -> None:
             f"WDC_LOG_DIR={settings.log_dir}: cannot write the log there: {reason}"
         ) from error
     if getattr(args, "touches_lake", False):
+        # lazy: dagster (the lake's storage, ~1 s), only for a command that touches the lake
         from wdc_orchestration.resources.lake import lake_problem
 
         problem = lake_problem(settings)
@@ -329,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     the handlers find (UsageError); nothing was written or run by then."""
     args = parse_args(argv)
 
+    # lazy: rich, only once the command line has parsed (`--help` and errors skip it)
     from wdc_orchestration.console.output import install_console_logging
 
     install_console_logging(getattr(logging, getattr(args, "log_level", "INFO")))

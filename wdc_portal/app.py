@@ -70,6 +70,7 @@ def portal_flask(config: AuthConfig | None = None) -> Flask:
 
 
 def build_gui(app: Flask | None = None) -> Gui:
+    # lazy: as the pages above, once the context is configured
     from wdc_portal.pages import root
 
     modules = _pages()

@@ -9,32 +9,37 @@ import logging
 import os
 import sys
 
+from wdc_orchestration.console.parser import UsageError, port
+from wdc_orchestration.governance.descriptor import load_descriptors
+from wdc_orchestration.settings import get_settings
+from wdc_portal import DEFAULT_DAGSTER_URL
+
 log = logging.getLogger(__name__)
 
 PASSWORD_VARIABLE = "WDC_PORTAL_PASSWORD"
 
 
 def portal(args: argparse.Namespace) -> int:
+    # lazy: Taipy, Flask and dagster (~2 s), only for `wdc portal` itself
     from wdc_portal.auth.signin import AuthConfig
 
     AuthConfig.from_env()  # a bad sign-in setting is one line and exit 2, before Taipy loads
-    from wdc_portal.app import serve
+    from wdc_portal.app import serve  # lazy: Taipy (~2 s), after the sign-in settings are checked
 
     serve(host=args.host, port=args.port, dagster_url=args.dagster_url)
     return 0
 
 
 def _store():  # noqa: ANN202 - AccountStore, imported late (the CLI's start-up time)
+    # lazy: dagster (the lake's storage, ~1 s), only for `portal users`
     from wdc_orchestration.resources.lake import lake_storage_from_settings
-    from wdc_orchestration.settings import get_settings
     from wdc_portal.auth.accounts import AccountStore
 
     return AccountStore(lake_storage_from_settings(get_settings()))
 
 
 def users_add(args: argparse.Namespace) -> int:
-    from wdc_orchestration.console.parser import UsageError
-    from wdc_orchestration.governance.descriptor import load_descriptors
+    # lazy: dagster (~1 s), only for `portal users add`
     from wdc_portal.auth.accounts import AccountError
 
     # Never an option (it would sit in the shell's history and `ps`): the environment, a pipe
@@ -71,8 +76,6 @@ def users_list(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `portal` (and `portal users`) to the `wdc` command."""
-    from wdc_orchestration.console.parser import port
-    from wdc_portal.context import DEFAULT_DAGSTER_URL
 
     parser = commands.add_parser("portal", help="serve the data-product portal (Taipy)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")

@@ -14,13 +14,12 @@ from wdc_orchestration.governance.descriptor import ProductDescriptor, load_desc
 from wdc_orchestration.governance.product_reader import ProductReader
 from wdc_orchestration.resources.lake import LakeStorage, lake_storage_from_settings
 from wdc_orchestration.settings import Settings, get_settings
+from wdc_portal import DEFAULT_DAGSTER_URL
 
 if TYPE_CHECKING:
     import dagster as dg
 
 log = logging.getLogger(__name__)
-
-DEFAULT_DAGSTER_URL = "http://127.0.0.1:3000"
 
 
 @dataclass

@@ -19,10 +19,11 @@ from wdc_orchestration.console.parser import (
     iso_date,
     new_file,
 )
-from wdc_orchestration.governance.descriptor import DescriptorError
+from wdc_orchestration.governance.descriptor import DOMAINS_DIR, DescriptorError, load_descriptors
 from wdc_orchestration.governance.product_cli import contracts_dir
 from wdc_orchestration.governance.product_cli import register as register_products
 from wdc_orchestration.governance.violations import Violation
+from wdc_orchestration.settings import get_settings
 
 log = logging.getLogger("wdc_orchestration.governance")
 
@@ -30,9 +31,9 @@ log = logging.getLogger("wdc_orchestration.governance")
 def _lake_and_lakehouse(stack: ExitStack, with_data: bool):
     """The lake (None when it does not exist yet) and a read-only lakehouse connection (None
     when there is no catalog yet or data checks are off)."""
+    # lazy: dagster and DuckDB (~1 s), only for the commands that open the lake
     from wdc_orchestration.resources.lake import lake_storage_from_settings
     from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
-    from wdc_orchestration.settings import get_settings
 
     settings = get_settings()
     lake = lake_storage_from_settings(settings)
@@ -54,7 +55,6 @@ def _lake_and_lakehouse(stack: ExitStack, with_data: bool):
 def _require_lake(with_data: bool) -> None:
     """Pointed at a lake that is not there, say so (a wrong WDC_LAKE_URL is not "all is
     well"); checked first, as parsing the dbt project creates the catalog's folder."""
-    from wdc_orchestration.settings import get_settings
 
     settings = get_settings()
     if with_data and settings.lake_is_local and not Path(settings.lake_url).is_dir():
@@ -65,6 +65,7 @@ def _require_lake(with_data: bool) -> None:
 
 
 def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
+    # lazy: the policies and publishing load DuckDB and dagster (~1 s): `wdc --help` does not
     from wdc_orchestration.governance.policies import evaluate, load_inputs
     from wdc_orchestration.governance.publishing import published_contract
 
@@ -81,6 +82,7 @@ def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
         )
         publications = {}
         if conn is not None:
+            # lazy: DuckDB, only with a lakehouse connection to list publications on
             from wdc_orchestration.governance.publications import list_publications
 
             publications = {
@@ -92,6 +94,7 @@ def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
 
 def policy_check(args: argparse.Namespace) -> int:
     """One line per violation on stdout (product: rule: why -> fix); non-zero when any."""
+    # lazy: dbt-core (~3 s) through the runner; only `policy check` needs its error type
     from wdc_orchestration.dbt.runner import DbtRunError
 
     try:
@@ -116,6 +119,7 @@ def policy_check(args: argparse.Namespace) -> int:
 
 
 def catalog(args: argparse.Namespace) -> int:
+    # lazy: dagster and DuckDB (~1 s), only for `wdc catalog`
     from wdc_orchestration.governance.catalog import catalog_entries, render
 
     try:
@@ -135,10 +139,9 @@ def catalog(args: argparse.Namespace) -> int:
 
 
 def policy_iam(args: argparse.Namespace) -> int:
-    from wdc_orchestration.governance.descriptor import load_descriptors
+    # lazy: the mesh (dagster, dbt: ~3 s), only for `policy iam`
     from wdc_orchestration.governance.iam import all_policies, write_policies
     from wdc_orchestration.mesh.workspace import domain_modules
-    from wdc_orchestration.settings import get_settings
 
     bucket, prefix = args.bucket, args.prefix
     lake_url = get_settings().lake_url
@@ -157,10 +160,10 @@ def policy_iam(args: argparse.Namespace) -> int:
 
 
 def policy_purge(args: argparse.Namespace) -> int:
+    # lazy: dagster and DuckDB (~1 s), only for `policy purge`
     from wdc_orchestration.governance.policies.compliance import load_raw_retention
     from wdc_orchestration.governance.purge import purge_raw
     from wdc_orchestration.resources.lake import lake_storage_from_settings
-    from wdc_orchestration.settings import get_settings
 
     lake = lake_storage_from_settings(get_settings())
     today = args.as_of or dt.date.today()
@@ -183,7 +186,6 @@ def read_manifest(path: Path) -> dict:
 
 
 def _inputs_options(parser: argparse.ArgumentParser) -> None:
-    from wdc_orchestration.governance.descriptor import DOMAINS_DIR
 
     parser.add_argument(
         "--domains-dir", type=contracts_dir, default=DOMAINS_DIR, help="where the descriptors live"

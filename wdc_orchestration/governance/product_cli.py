@@ -15,8 +15,14 @@ from typing import Any
 import duckdb
 
 from wdc_orchestration.console.parser import existing_dir, existing_file
-from wdc_orchestration.governance.descriptor import DOMAINS_DIR, DescriptorError, descriptor_paths
-from wdc_orchestration.settings import DBT_PROJECT_DIR
+from wdc_orchestration.governance.descriptor import (
+    DOMAINS_DIR,
+    DescriptorError,
+    descriptor_paths,
+    load_descriptor,
+    load_descriptors,
+)
+from wdc_orchestration.settings import DBT_PROJECT_DIR, get_settings
 
 log = logging.getLogger("wdc_orchestration.governance")
 
@@ -43,8 +49,8 @@ def _shown(path: Path) -> str:
 
 def contracts_sync(args: argparse.Namespace) -> int:
     """Write the contract part of the dbt YAML from the descriptors (`--check`: only report)."""
+    # lazy: the contract sync (pydantic, ~0.3 s), only for `contracts sync`
     from wdc_orchestration.governance.contract_sync import sync_contracts
-    from wdc_orchestration.governance.descriptor import load_descriptors
 
     try:
         descriptors = load_descriptors(args.domains_dir)
@@ -81,6 +87,7 @@ def _manifest(args: argparse.Namespace) -> dict[str, Any]:
         if not target.exists():
             raise FileNotFoundError(f"no {target}: run `dbt parse` there or give --manifest")
         return json.loads(target.read_text())
+    # lazy: dagster-dbt and dbt-core (~3 s), only when no --manifest is given
     from wdc_orchestration.dbt.project import load_manifest
 
     return load_manifest()
@@ -88,11 +95,11 @@ def _manifest(args: argparse.Namespace) -> dict[str, Any]:
 
 def _lakehouse_connect():
     """A function opening a read-only lakehouse connection; None when there is no catalog."""
+    # lazy: dbt-duckdb, dagster and DuckDB (~2 s), only for a command that reads the lakehouse
     from wdc_orchestration.dbt.duckdb_plugins.session import set_read_sets
     from wdc_orchestration.raw.read_set import landed_sources, read_sets
     from wdc_orchestration.resources.lake import lake_storage_from_settings
     from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
-    from wdc_orchestration.settings import get_settings
 
     settings = get_settings()
     catalog = settings.ducklake_catalog
@@ -115,6 +122,7 @@ def _lakehouse_connect():
 
 def new_product_command(args: argparse.Namespace) -> int:
     """Make a private model a draft product: descriptor, model and dbt YAML, TODOs named."""
+    # lazy: DuckDB and pydantic, only for `new-product`
     from wdc_orchestration.governance.new_product import NewProductError, new_product
 
     try:
@@ -158,10 +166,9 @@ def _paths(parser: argparse.ArgumentParser, contracts: bool = True) -> None:
 def contracts_diff(args: argparse.Namespace) -> int:
     """Each product's working contract against its published one; exit 1 when the versioning
     policy refuses a change (what it demands is printed)."""
+    # lazy: dagster and DuckDB (~1 s), only for `contracts diff`
     from wdc_orchestration.governance.contract_diff import diff_contract, format_text
-    from wdc_orchestration.governance.descriptor import descriptor_paths, load_descriptor
     from wdc_orchestration.resources.lake import lake_storage_from_settings
-    from wdc_orchestration.settings import get_settings
 
     try:
         working = [(load_descriptor(path), path) for path in descriptor_paths(args.domains_dir)]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from wdc_orchestration.processes import process_alive
+from wdc_orchestration.quality.cli_support import enforce_quality
 from wdc_orchestration.quality.incidents import Incident
 
 if TYPE_CHECKING:
@@ -132,8 +133,6 @@ def run_day(
     ]
     incidents: list[Incident] = []
     if failed_checks or not result.success:
-        from wdc_orchestration.quality.cli_support import enforce_quality
-
         incidents = enforce_quality(instance, result.run_id)
     return DayRun(
         day=day,

@@ -18,14 +18,22 @@ import sys
 from pathlib import Path
 
 from wdc_orchestration.console.parser import UsageError
+from wdc_orchestration.ops.deploy import (
+    DEFAULT_HOST,
+    FIRST_PORT,
+    code_servers,
+    grpc_workspace_yaml,
+    write_grpc_workspace,
+)
+from wdc_orchestration.settings import get_settings
 
 log = logging.getLogger("wdc_orchestration.cli")
 
 
 def instance_command(args: argparse.Namespace) -> int:
     """Write (or print) the Dagster instance's dagster.yaml for the current settings."""
+    # lazy: the mesh (dagster, dbt: ~3 s), only for `wdc instance`
     from wdc_orchestration.mesh.workspace import instance_yaml, write_instance_yaml
-    from wdc_orchestration.settings import get_settings
 
     try:
         text = instance_yaml(os.environ)  # checks DAGSTER_PG_* before anything is written
@@ -52,7 +60,6 @@ def instance_command(args: argparse.Namespace) -> int:
 
 def grpc_workspace_command(args: argparse.Namespace) -> int:
     """Print (or write) the workspace of gRPC code servers, one per domain."""
-    from wdc_orchestration.ops.deploy import code_servers, grpc_workspace_yaml, write_grpc_workspace
 
     try:
         servers = code_servers(host=args.host, first_port=args.first_port)
@@ -68,7 +75,6 @@ def grpc_workspace_command(args: argparse.Namespace) -> int:
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add `instance` and `grpc-workspace` to the `wdc` command."""
-    from wdc_orchestration.ops.deploy import DEFAULT_HOST, FIRST_PORT
 
     instance = commands.add_parser(
         "instance",

@@ -17,6 +17,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from wdc_orchestration.console.parser import UsageError, add_log_level, iso_date
+from wdc_orchestration.settings import get_settings
 
 if TYPE_CHECKING:
     from wdc_orchestration.resources.lake import LakeStorage
@@ -25,9 +26,9 @@ log = logging.getLogger("wdc_orchestration.cli")
 
 
 def list_command(args: argparse.Namespace) -> int:
+    # lazy: dagster and polars (~1 s), only for `quarantine list`
     from wdc_orchestration.quality.retry import list_quarantined
     from wdc_orchestration.resources.lake import lake_storage_from_settings
-    from wdc_orchestration.settings import get_settings
 
     lake = lake_storage_from_settings(get_settings())
     found = [q for q in list_quarantined(lake) if args.all or not q.resolved]
@@ -55,6 +56,7 @@ def retry_command(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
+    # lazy: the mesh (dagster, dbt: ~3 s), only for `quarantine retry`
     from wdc_orchestration.dbt.project import load_manifest
     from wdc_orchestration.mesh.run import log_day, run_day
     from wdc_orchestration.mesh.workspace import (
@@ -72,7 +74,6 @@ def retry_command(args: argparse.Namespace) -> int:
         record_retry,
     )
     from wdc_orchestration.resources.lake import lake_storage_from_settings
-    from wdc_orchestration.settings import get_settings
 
     known = sorted(domain_modules())
     if args.domain not in known:
@@ -151,6 +152,7 @@ def retry_command(args: argparse.Namespace) -> int:
 def _reland(lake: LakeStorage, domain: str, day: dt.date) -> list[str]:
     """Move the domain's landed raw day of every entity aside, so the retry lands it again from
     the source; the prefixes it went to."""
+    # lazy: dagster and polars (~1 s), only when a day is landed again
     from wdc_orchestration.quality.quarantine import quarantine_partition
     from wdc_orchestration.raw.read_set import RAW_ROOT
 

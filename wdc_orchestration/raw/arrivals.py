@@ -201,6 +201,7 @@ def build_raw_arrival_sensor(
     def _sensor(
         context: dg.SensorEvaluationContext, lake: LakeStorage
     ) -> dg.SensorResult | dg.SkipReason:
+        # lazy: dagster-aws, only with an s3:// lake (resources/lake.py says why)
         from wdc_orchestration.resources.s3_lake import S3LakeStorage
 
         if not isinstance(lake, S3LakeStorage):

@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from wdc_orchestration.scaffold.names import NewDomainError
 from wdc_orchestration.settings import PROJECT_ROOT
 
 log = logging.getLogger("wdc_orchestration.scaffold")
@@ -15,7 +16,7 @@ log = logging.getLogger("wdc_orchestration.scaffold")
 
 def new_domain_command(args: argparse.Namespace) -> int:
     """Scaffold the domain; print each file written and what to run next."""
-    from wdc_orchestration.scaffold.names import NewDomainError
+    # lazy: the templates' writer (pydantic), only for `new-domain`
     from wdc_orchestration.scaffold.write import new_domain
 
     root = args.project_dir

@@ -28,6 +28,7 @@ class LineageGraph:
 
 def compile_models() -> dict[str, str]:
     """Unique id -> compiled SQL of every model, from `dbt compile` run in this process."""
+    # lazy: dagster-dbt and dbt-core (~3 s), only when the lineage is built
     from wdc_orchestration.dbt.project import DBT_TARGET, dbt_project, export_dbt_env
     from wdc_orchestration.dbt.runner import DbtRunner
 
@@ -54,6 +55,7 @@ def compile_models() -> dict[str, str]:
 
 
 def build_graph(manifest: Mapping[str, Any], compiled: Mapping[str, str]) -> LineageGraph:
+    # lazy: dagster-dbt (~2 s), as above
     from wdc_orchestration.dbt.project import domain_of
 
     labels, kinds = {}, {}
@@ -76,6 +78,7 @@ def lineage_graph() -> LineageGraph:
     global _GRAPH
     with _GRAPH_LOCK:
         if _GRAPH is None:
+            # lazy: dagster-dbt (~2 s), only on the first request for the lineage
             from wdc_orchestration.dbt.project import load_manifest
 
             _GRAPH = build_graph(load_manifest(), compile_models())

@@ -37,6 +37,7 @@ from wdc_orchestration.governance.pseudonymisation import PSEUDONYM_PATTERN
 from wdc_orchestration.governance.scanner import scan_relation
 from wdc_orchestration.governance.violations import Policy, Violation
 from wdc_orchestration.lakehouse.run_window import RunWindow
+from wdc_orchestration.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def load_inputs(
     descriptors = load_descriptors(domains_dir)
     raw_retention = load_raw_retention(domains_dir)
     if manifest is None:
+        # lazy: dagster-dbt and dbt-core (~3 s), only when no manifest is given
         from wdc_orchestration.dbt.project import load_manifest
 
         manifest = load_manifest()
@@ -80,9 +82,9 @@ def load_inputs(
 
 def _lake_grants() -> Mapping[str, frozenset[str]]:
     """Approved access requests on the configured lake (none when there is no lake yet)."""
+    # lazy: dagster (~1 s, the lake's storage), only when the grants are read from the lake
     from wdc_orchestration.governance.access_requests import approved_grants
     from wdc_orchestration.resources.lake import lake_storage_from_settings
-    from wdc_orchestration.settings import get_settings
 
     settings = get_settings()
     if settings.lake_is_local and not Path(settings.lake_url).exists():

@@ -9,6 +9,7 @@ import argparse
 import logging
 from collections.abc import Callable
 
+from wdc_orchestration.console.parser import port
 from wdc_orchestration.ops.doctor.findings import Finding
 from wdc_orchestration.settings import Settings, get_settings
 
@@ -19,6 +20,7 @@ _STYLE = {"OK": "green", "FAIL": "bold red", "SKIP": "dim"}
 
 
 def findings(settings: Settings, port: int) -> list[Finding]:
+    # lazy: DuckDB and the probes, only when `wdc doctor` runs
     from wdc_orchestration.ops.doctor import local, services
 
     checks: list[Callable[[], Finding]] = [
@@ -40,6 +42,7 @@ def findings(settings: Settings, port: int) -> list[Finding]:
 
 def install_missing_extensions(settings: Settings) -> list[str]:
     """The repair `--fix` makes: what was missing, now installed (said on the terminal)."""
+    # lazy: DuckDB, only with --install
     from wdc_orchestration.lakehouse.extensions import ensure_extensions
     from wdc_orchestration.ops.doctor.local import missing_extensions
 
@@ -50,6 +53,7 @@ def install_missing_extensions(settings: Settings) -> list[str]:
 
 
 def doctor(args: argparse.Namespace) -> int:
+    # lazy: rich, only when `wdc doctor` runs
     from wdc_orchestration.console.output import stdout_console
 
     console = stdout_console()
@@ -79,8 +83,6 @@ def doctor(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    from wdc_orchestration.console.parser import port
-
     parser = commands.add_parser(
         "doctor",
         help="check the environment: extensions, lake, catalog, S3, Postgres, Dagster home, port",
