@@ -3,6 +3,7 @@ stopped at the end. Shared by the portal's websocket tests and its browser tests
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -12,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.infra import free_port
+from wdc_orchestration.governance.access_requests import AUDIT_PREFIX
+from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.settings import PROJECT_ROOT
 
 START_TIMEOUT_S = 180  # a shared 2-core machine: the portal imports Taipy, dbt and DuckDB
@@ -49,3 +52,9 @@ def served_portal(
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def list_decisions(lake: LakeStorage) -> list[dict[str, str]]:
+    """Every access decision's audit record on the lake, oldest first (what the tests check the
+    portal wrote)."""
+    return [json.loads(lake.read_bytes(key)) for key in lake.list_keys(AUDIT_PREFIX + "/")]

@@ -19,13 +19,12 @@ import pytest
 from flask import Flask
 
 from tests.portal_client import TaipyClient
-from tests.portal_server import served_portal
+from tests.portal_server import list_decisions, served_portal
 from wdc_orchestration.governance.access_requests import (
     APPROVED,
     AUDIT_PREFIX,
     PENDING,
     file_request,
-    list_decisions,
     list_requests,
 )
 from wdc_orchestration.governance.descriptor import load_descriptors

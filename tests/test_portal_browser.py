@@ -23,8 +23,8 @@ import playwright.sync_api as playwright  # a dev dependency: never skipped
 import pytest
 
 from tests.conftest import DAY_3_DEFECT, MeshLake
-from tests.portal_server import served_portal
-from wdc_orchestration.governance.access_requests import APPROVED, list_decisions, list_requests
+from tests.portal_server import list_decisions, served_portal
+from wdc_orchestration.governance.access_requests import APPROVED, list_requests
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.governance.scanner import confirm, extract_candidates
 from wdc_orchestration.quality.incidents import list_incidents

@@ -28,13 +28,15 @@ from wdc_orchestration.governance.access_requests import (
     file_request,
     list_requests,
 )
-from wdc_orchestration.governance.descriptor import load_descriptors
+from wdc_orchestration.governance.descriptor import ProductDescriptor, load_descriptors
 from wdc_orchestration.governance.policies import load_inputs, static_violations
 from wdc_orchestration.governance.product_reader import ProductAccessError, ProductReader
 from wdc_orchestration.kpis.assets import CHART_KEY, kpi_key
 from wdc_orchestration.kpis.spec import load_kpis
+from wdc_orchestration.lakehouse.history import IS_CURRENT, VALID_TO
 from wdc_orchestration.resources.lake import LocalLakeStorage
 from wdc_orchestration.settings import PROJECT_ROOT, get_settings
+from wdc_portal.data.history import is_state_product
 
 DOMAINS = PROJECT_ROOT / "domains"
 MESH_DOMAINS = {"customers", "catalog", "sales", "finance", "logistics"}
@@ -45,6 +47,16 @@ def reader(two_days: MeshLake) -> ProductReader:
     reader = ProductReader(get_settings(), load_descriptors())
     yield reader
     reader.close()
+
+
+def _current_flag_agrees(reader: ProductReader, d: ProductDescriptor) -> bool:
+    """Whether `is_current` marks exactly the versions without an end (the contract's rule)."""
+    assert is_state_product(d)
+    disagreeing = reader.query(
+        f"SELECT count(*) AS n FROM {d.sql_port} "
+        f"WHERE {IS_CURRENT} IS DISTINCT FROM ({VALID_TO} IS NULL)"
+    )["n"].iloc[0]
+    return int(disagreeing) == 0
 
 
 def test_the_reader_reads_every_product_through_its_sql_port(
@@ -179,7 +191,7 @@ def test_a_state_products_history_reads_alike_through_the_portal_and_both_ports(
     from wdc_portal.data import history
 
     d = reader.descriptors[product]
-    assert history.is_state_product(d)
+    assert is_state_product(d)
     day_1, day_2 = dt.date.fromisoformat(DAY_1), dt.date.fromisoformat(DAY_2)
     days = history.history_days(reader, d).set_index("day")
     predicate = history.as_of_predicate(day_1)
@@ -191,7 +203,7 @@ def test_a_state_products_history_reads_alike_through_the_portal_and_both_ports(
     assert days.loc[DAY_1, "versions that ended"] == 0
     current = two_days.scalar(f"select count(*) from lakehouse.{product} where is_current")
     assert days["keys that held"].iloc[-1] == current
-    assert history.current_flag_agrees(reader, d)
+    assert _current_flag_agrees(reader, d)
 
     shown = history.state_as_of(reader, d, day_1, limit=5)
     assert len(shown) == 5

@@ -29,7 +29,7 @@ import pytest
 
 from tests.conftest import TEST_SCALE_FACTOR, MeshLake, copy_lake, started_run
 from tests.products import on_days
-from wdc_orchestration.lakehouse.wap import is_audit_schema
+from wdc_orchestration.lakehouse.wap import AUDIT_SUFFIX
 from wdc_orchestration.mesh.workspace import load_domain_specs
 from wdc_orchestration.quality.evaluate import FILES
 from wdc_orchestration.quality.incidents import list_incidents
@@ -249,7 +249,7 @@ def _tables_with(lake: MeshLake, markers: tuple[str, ...]) -> list[str]:
             "select schema_name, table_name from duckdb_tables() where database_name = 'lakehouse'"
         ).fetchall()
         for schema, table in tables:
-            if is_audit_schema(schema):
+            if schema.endswith(AUDIT_SUFFIX):
                 continue
             condition = " or ".join(f"contains(t::varchar, '{m}')" for m in markers)
             hits = con.execute(

@@ -53,9 +53,6 @@ class Portal:
     def run_url(self, run_id: str) -> str:
         return f"{self.dagster_url.rstrip('/')}/runs/{run_id}"
 
-    def asset_url(self, asset_path: str) -> str:
-        return f"{self.dagster_url.rstrip('/')}/assets/{asset_path}"
-
 
 _PORTAL: Portal | None = None
 

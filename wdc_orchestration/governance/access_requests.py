@@ -163,11 +163,6 @@ def decide(
     return dataclasses.replace(request, **decision)
 
 
-def list_decisions(lake: LakeStorage) -> list[dict[str, str]]:
-    """Every decision's audit record, oldest first."""
-    return [json.loads(lake.read_bytes(key)) for key in lake.list_keys(AUDIT_PREFIX + "/")]
-
-
 def load_request(lake: LakeStorage, request_id: str) -> AccessRequest | None:
     key = _key(request_id, "request.json")
     if not lake.exists(key):
@@ -199,10 +194,3 @@ def approved_grants(lake: LakeStorage) -> dict[str, frozenset[str]]:
         if request.status == APPROVED:
             grants.setdefault(request.product, set()).add(request.consumer)
     return {product: frozenset(domains) for product, domains in grants.items()}
-
-
-def effective_consumers(
-    product: ProductDescriptor, grants: Mapping[str, frozenset[str]]
-) -> list[str]:
-    """The descriptor's consumers and the approved requests' (what the contract shows)."""
-    return sorted(set(product.consumers) | set(grants.get(product.id, ())))

@@ -54,10 +54,6 @@ def audit_schema(domain: str) -> str:
     return f"{domain}{AUDIT_SUFFIX}"
 
 
-def is_audit_schema(schema: str) -> bool:
-    return schema.endswith(AUDIT_SUFFIX)
-
-
 class PublishError(RuntimeError):
     """The audit rows cannot be published as they are (nothing was published)."""
 

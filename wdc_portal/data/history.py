@@ -10,7 +10,6 @@ from collections.abc import Iterable
 import pandas as pd
 
 from wdc_orchestration.governance.descriptor import (
-    IS_CURRENT,
     VALID_FROM,
     VALID_TO,
     Column,
@@ -77,16 +76,6 @@ def state_as_of(
         f"SELECT {columns} FROM {d.sql_port} AS v WHERE {as_of_predicate(day)} "
         f"ORDER BY {order} LIMIT {int(limit)}"
     ).fillna("NULL")
-
-
-def current_flag_agrees(reader: ProductReader, d: ProductDescriptor) -> bool:
-    """Whether `is_current` marks exactly the versions without an end (the contract's rule)."""
-    _require_state(d)
-    disagreeing = reader.query(
-        f"SELECT count(*) AS n FROM {d.sql_port} "
-        f"WHERE {IS_CURRENT} IS DISTINCT FROM ({VALID_TO} IS NULL)"
-    )["n"].iloc[0]
-    return int(disagreeing) == 0
 
 
 def as_of_snippets(d: ProductDescriptor, day: dt.date, lake_url: str) -> str:

@@ -13,7 +13,6 @@ import pandas as pd
 from wdc_orchestration.governance.access_requests import (
     APPROVED,
     AccessRequest,
-    list_requests,
 )
 from wdc_orchestration.governance.descriptor import Column, ProductDescriptor, product_prefix
 from wdc_orchestration.governance.product_reader import ProductReader, Snapshot, time_travel
@@ -185,7 +184,3 @@ def ducklake_snippet(d: ProductDescriptor, catalog: str, data_path: str) -> str:
 def parquet_snippet(d: ProductDescriptor, lake_url: str) -> str:
     """Plain DuckDB against the file port: follow the pointer to the current snapshot."""
     return consumer_sql(lake_url, d.domain, d.name, d.major)
-
-
-def pending_requests(lake: LakeStorage, product: str | None = None) -> list[AccessRequest]:
-    return [r for r in list_requests(lake, product) if r.status == "pending"]
