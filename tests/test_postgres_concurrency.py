@@ -1,7 +1,7 @@
 """Domains writing a PostgreSQL DuckLake catalog at once, through the real daemon.
 
 On a PostgreSQL catalog each domain's dbt step queues only behind its own domain's writers (the
-pool `ducklake/<domain>`, domain.lakehouse_pool), so the nightly's five domains build and commit
+pool `ducklake/<domain>`, `lakehouse_pool`), so the nightly's five domains build and commit
 at once (at SF 0.01 here; SF 1 in bench/catalogs.py). Each dbt step runs one thread: with four,
 a thread's rename of its `__dbt_tmp` view failed now and then (duckdb/dbt-duckdb#748).
 

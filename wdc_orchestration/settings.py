@@ -228,12 +228,12 @@ class Settings:
     run_monitoring_seconds: int = 5
     # None unless the lake or the DuckLake data path is on S3.
     s3: S3Settings | None = None
-    # How the catalog's writers queue (domain.lakehouse_pool): "per_domain" (one pool per
+    # How the catalog's writers queue (catalog_lock.lakehouse_pool): "per_domain" (one pool per
     # domain, the default; PostgreSQL catalog only) or "single" (one pool for every domain).
     ducklake_pool: str = "per_domain"
     # Each DuckDB instance the platform opens (dbt's, the lakehouse resource's, the raw gate's)
     # holds at most this much in its buffers and spills the rest to a folder of its own under
-    # `duckdb_temp_dir` (duckdb_setup.spill_directory).
+    # `duckdb_temp_dir` (connection.spill_directory).
     duckdb_memory_limit: str = "2GB"
     duckdb_temp_dir: Path = PROJECT_ROOT / ".wdc" / "duckdb_tmp"
 

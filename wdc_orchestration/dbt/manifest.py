@@ -173,7 +173,7 @@ def parse_project(
 ) -> Manifest:
     """`dbt parse` in this process (partial parsing when `target_path` holds the state); the
     manifest is kept for this process's later invocations of the same project and settings
-    (`fingerprint`: `dbt.parse_fingerprint` of them)."""
+    (`fingerprint`: `parse_fingerprint` of them)."""
     from dbt.cli.main import dbtRunner
 
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """What every DuckDB the platform opens needs to reach the lake and the DuckLake catalog.
 
-dbt's DuckDB (through `storage_dbt_plugin`), the `DuckLakeResource` and the plain connections of
+dbt's DuckDB (through its storage plugin), the `DuckLakeResource` and the plain connections of
 the raw gate all go through `configure_duckdb`, with the settings `settings.py` computes once:
 
 - an `s3://` lake or data path: httpfs, and a DuckDB secret with the endpoint, region, URL style,

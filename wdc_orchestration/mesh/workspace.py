@@ -93,7 +93,7 @@ concurrency:
     # One writer per pool. The writers of the DuckLake catalog (the dbt steps) queue in the
     # `ducklake` pool on a SQLite catalog, which takes one writer at a time; on a PostgreSQL
     # catalog each domain queues in its own, `ducklake/<domain>` (unless WDC_DUCKLAKE_POOL=single),
-    # and the domains write at once (domain.lakehouse_pool). Readers (checks, exports) don't.
+    # and the domains write at once (catalog_lock.lakehouse_pool). Readers (checks, exports) don't.
     default_limit: 1
 run_coordinator:
   module: dagster.core.run_coordinator
