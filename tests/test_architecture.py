@@ -193,61 +193,63 @@ def _a_cycle_in(graph: dict[str, set[str]], component: set[str]) -> list[str]:
     return sorted(component)
 
 
-# The layers (docs/architecture.md, "The map"): (name, rank, module prefixes). A module may import
-# modules of its own layer and of any layer of a lower rank: never up, and never across to another
-# layer of the same rank (the portal sits beside the mesh: neither imports the other). A module
-# belongs to the layer of its longest matching prefix, so a few modules sit below their package:
-# mesh/spec.py and mesh/partitions.py are the vocabulary every layer above storage speaks, the
-# CLI modules of governance and quality are the edge's, the dbt-duckdb plugins bring governance
+# The layers (docs/architecture.md, "The map"): (name, rank, the folders and modules in it, as
+# paths: dotted, the packages that were modules before the layout's move, dbt, raw and mesh, would
+# read as the old modules to its script, house_move.py). A module may import modules of its own
+# layer and of any layer of a lower rank: never up, and never across to another layer of the same
+# rank (the portal sits beside the mesh: neither imports the other). A module belongs to the layer
+# of its longest matching prefix, so a few modules sit below their package: mesh/spec.py and
+# mesh/partitions.py are the vocabulary every layer above storage speaks, the CLI modules of
+# governance and quality are the edge's, the dbt-duckdb plugins bring governance
 # (pseudonymisation) and the raw read sets into dbt's connections.
 LAYERS: list[tuple[str, int, tuple[str, ...]]] = [
     (
         "base",
         0,
         (
-            "wdc_orchestration.settings",
-            "wdc_orchestration.yamlio",
-            "wdc_orchestration.logs",
-            "wdc_orchestration.processes",
+            "wdc_orchestration/settings",
+            "wdc_orchestration/yamlio",
+            "wdc_orchestration/logs",
+            "wdc_orchestration/processes",
             # the volumes the simulators can make: standard library only, read by the settings
-            "wdc_orchestration.raw.generation.volume",
+            "wdc_orchestration/raw/generation/volume",
         ),
     ),
     (
         "storage",
         1,
         (
-            "wdc_orchestration.lakehouse",
-            "wdc_orchestration.resources",
-            "wdc_orchestration.raw.generation",
-            "wdc_orchestration.console",
+            "wdc_orchestration/lakehouse",
+            "wdc_orchestration/resources",
+            "wdc_orchestration/raw/generation",
+            "wdc_orchestration/console",
         ),
     ),
-    ("vocabulary", 2, ("wdc_orchestration.mesh.spec", "wdc_orchestration.mesh.partitions")),
-    ("data", 3, ("wdc_orchestration.raw", "wdc_orchestration.dbt")),
+    ("vocabulary", 2, ("wdc_orchestration/mesh/spec", "wdc_orchestration/mesh/partitions")),
+    ("data", 3, ("wdc_orchestration/raw", "wdc_orchestration/dbt")),
     (
         "capabilities",
         4,
         (
-            "wdc_orchestration.governance",
-            "wdc_orchestration.quality",
-            "wdc_orchestration.kpis",
-            "wdc_orchestration.dbt.duckdb_plugins",
+            "wdc_orchestration/governance",
+            "wdc_orchestration/quality",
+            "wdc_orchestration/kpis",
+            "wdc_orchestration/dbt/duckdb_plugins",
         ),
     ),
-    ("mesh", 5, ("wdc_orchestration.mesh",)),
+    ("mesh", 5, ("wdc_orchestration/mesh",)),
     ("portal", 5, ("wdc_portal",)),
     ("domains", 6, ("domains",)),
     (
         "edge",
         7,
         (
-            "wdc_orchestration.cli",
-            "wdc_orchestration.ops",
-            "wdc_orchestration.scaffold",
-            "wdc_orchestration.governance.cli",
-            "wdc_orchestration.governance.product_cli",
-            "wdc_orchestration.quality.cli",
+            "wdc_orchestration/cli",
+            "wdc_orchestration/ops",
+            "wdc_orchestration/scaffold",
+            "wdc_orchestration/governance/cli",
+            "wdc_orchestration/governance/product_cli",
+            "wdc_orchestration/quality/cli",
         ),
     ),
 ]
@@ -258,8 +260,8 @@ def layer_of(module: str) -> int:
     if module == "wdc_orchestration":
         return 0  # the package's own __init__: empty
     best, best_length = -1, -1
-    for number, (_, _, prefixes) in enumerate(LAYERS):
-        for prefix in prefixes:
+    for number, (_, _, paths) in enumerate(LAYERS):
+        for prefix in (path.replace("/", ".") for path in paths):
             if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best_length:
                 best, best_length = number, len(prefix)
     return best
@@ -272,7 +274,8 @@ def may_import(source: str, target: str) -> bool:
 
 # What a domain's package may import besides its own modules: the mesh (the factory, the spec) and
 # the simulators' machinery. Everything else of the platform reaches a domain through these.
-DOMAIN_ENTRY_POINTS = ("wdc_orchestration.mesh", "wdc_orchestration.raw.generation")
+ENTRY_PATHS = ("wdc_orchestration/mesh", "wdc_orchestration/raw/generation")
+DOMAIN_ENTRY_POINTS = tuple(path.replace("/", ".") for path in ENTRY_PATHS)
 
 
 def test_every_module_is_in_a_layer() -> None:
