@@ -58,9 +58,10 @@ def wipe_lake(root: Path) -> None:
 def prepare_manifest() -> float:
     """Parse the dbt project for this lake's settings once, before either path is timed."""
     from wdc_orchestration.dbt import ensure_manifest, export_dbt_env
+    from wdc_orchestration.settings import get_settings
 
     started = time.perf_counter()
-    export_dbt_env()
+    export_dbt_env(get_settings())
     ensure_manifest()
     return time.perf_counter() - started
 
@@ -81,7 +82,7 @@ def bare_day(
     from wdc_orchestration.run_window import RunWindow
     from wdc_orchestration.settings import get_settings
 
-    export_dbt_env()
+    export_dbt_env(get_settings())
     lake = LocalLakeStorage(root=get_settings().lake_url)
     started = time.perf_counter()
     rows = 0

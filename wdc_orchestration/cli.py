@@ -195,8 +195,11 @@ def _pointers() -> Pointers:
     from wdc_orchestration.resources.lake import lake_storage_from_settings
     from wdc_orchestration.settings import get_settings
 
-    lake = lake_storage_from_settings(get_settings())
-    return Pointers(log_file=str(configure_logging()), incidents=lake.url(INCIDENTS_PREFIX))
+    settings = get_settings()
+    lake = lake_storage_from_settings(settings)
+    return Pointers(
+        log_file=str(configure_logging(settings.log_dir)), incidents=lake.url(INCIDENTS_PREFIX)
+    )
 
 
 # `dagster dev` options that choose what to load: given any, `wdc dev` adds no `-w`.
@@ -304,7 +307,7 @@ def _check_environment(args: argparse.Namespace) -> None:
 
     settings = get_settings()
     try:
-        configure_logging()
+        configure_logging(settings.log_dir, eager=True)
     except (FileExistsError, NotADirectoryError):
         raise UsageError(
             f"WDC_LOG_DIR={settings.log_dir}: a file is in the way of the folder; point "

@@ -7,7 +7,8 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
-from wdc_orchestration.settings import DBT_PROJECT_DIR, get_settings
+from wdc_orchestration.settings import DBT_PROJECT_DIR, Settings, environment, get_settings
 from wdc_orchestration.wap import AUDIT_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -25,20 +26,32 @@ DBT_TARGET = "local"
 _PARSE_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 
 
-def export_dbt_env() -> None:
-    """dbt runs in this process (dbt_runner.py) and its profile reads the settings with
-    `env_var()` from `os.environ`: put the platform's settings there (one setting, two users:
-    Python resources and dbt's profile read the same values). Processes started afterwards
-    (`wdc dev`, code servers, a `dbt` run by hand) inherit them."""
-    settings = get_settings()
-    os.environ.update(settings.dbt_env())
-    if settings.ducklake_catalog.startswith("sqlite:"):
-        Path(settings.ducklake_catalog.removeprefix("sqlite:")).parent.mkdir(
-            parents=True, exist_ok=True
-        )
-    from wdc_orchestration.duckdb_extensions import ensure_extensions
+@contextmanager
+def dbt_environment(dbt_env: Mapping[str, str], *, storage: bool = True) -> Iterator[None]:
+    """The one hand-off of the platform's settings to dbt, per invocation. dbt runs in this
+    process (dbt_runner.py); its profile reads the settings with `env_var()` and its plugins
+    read them from `os.environ` (dbt's runner takes no environment of its own: it snapshots
+    `os.environ` when invoked), so `dbt_env` (`Settings.dbt_env()`) is put there for the block
+    only and restored after. With `storage`, what dbt's DuckDB needs before it connects is made
+    first: the SQLite catalog's folder and the project-local extensions (a parse connects to
+    nothing and needs neither)."""
+    if storage:
+        catalog = dbt_env.get("WDC_DUCKLAKE_CATALOG", "")
+        if catalog.startswith("sqlite:"):
+            Path(catalog.removeprefix("sqlite:")).parent.mkdir(parents=True, exist_ok=True)
+        extension_dir = dbt_env.get("WDC_DUCKDB_EXTENSION_DIR")
+        if extension_dir:
+            from wdc_orchestration.duckdb_extensions import ensure_extensions
 
-    ensure_extensions(settings.duckdb_extension_dir)
+            ensure_extensions(Path(extension_dir))
+    with environment(dbt_env):
+        yield
+
+
+def export_dbt_env(settings: Settings) -> None:
+    """Put dbt's settings in `os.environ` for good: only for scripts that run dbt outside a
+    `DbtRunner` (bench/). The platform hands them over per invocation (`dbt_environment`)."""
+    os.environ.update(settings.dbt_env())
 
 
 def dbt_target_dir() -> Path:
@@ -64,10 +77,10 @@ def dbt_project() -> DbtProject:
     )
 
 
-def parse_fingerprint(project_dir: Path) -> str:
+def parse_fingerprint(project_dir: Path, dbt_env: Mapping[str, str]) -> str:
     digest = hashlib.sha256()
     # Sources' locations are rendered from these at parse time.
-    digest.update(json.dumps(get_settings().dbt_env(), sort_keys=True).encode())
+    digest.update(json.dumps(dict(dbt_env), sort_keys=True).encode())
     for name in _PARSE_INPUTS:
         root = project_dir / name
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
@@ -77,14 +90,18 @@ def parse_fingerprint(project_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def ensure_manifest() -> Path:
+def ensure_manifest(dbt_env: Mapping[str, str] | None = None) -> Path:
     """Parse the dbt project once, when its files changed: a fresh clone loads with no manual step,
     and a code location does not pay for a parse on every load. Several code locations load at
-    once under `dagster dev`, so the parse is serialised by a file lock."""
+    once under `dagster dev`, so the parse is serialised by a file lock. `dbt_env`: the settings
+    dbt parses with (a `DbtRunner`'s); by default the loading process's, read here: the parse
+    of the definitions' load is one of the edges that read the settings (settings.py)."""
+    if dbt_env is None:
+        dbt_env = get_settings().dbt_env()
     project = dbt_project()
     manifest = project.manifest_path
     stamp = manifest.parent / "manifest.fingerprint"
-    fingerprint = parse_fingerprint(project.project_dir)
+    fingerprint = parse_fingerprint(project.project_dir, dbt_env)
     if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return manifest
     manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -92,20 +109,20 @@ def ensure_manifest() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
             return manifest
-        export_dbt_env()
         log.info("parsing the dbt project (%s changed)", project.project_dir)
         # In this process (no `dbt` executable needed): the manifest is then kept for this
         # process's dbt invocations too (dbt_runner.py).
         from wdc_orchestration.dbt_runner import parse_project
 
-        parse_project(
-            project.project_dir,
-            project.profiles_dir,
-            DBT_TARGET,
-            manifest.parent,
-            fingerprint=fingerprint,
-            write_json=True,
-        )
+        with dbt_environment(dbt_env, storage=False):
+            parse_project(
+                project.project_dir,
+                project.profiles_dir,
+                DBT_TARGET,
+                manifest.parent,
+                fingerprint=fingerprint,
+                write_json=True,
+            )
         stamp.write_text(fingerprint)
     return manifest
 

@@ -211,6 +211,10 @@ class DbtRunner(dg.ConfigurableResource):
     project_dir: str
     profiles_dir: str
     target: str
+    # The platform's settings as dbt's profile and plugins read them (`Settings.dbt_env()`, no
+    # secrets), set around each invocation (dbt.dbt_environment) instead of in the process's
+    # environment at load. Empty: dbt reads `os.environ` as it is.
+    env: dict[str, str] = {}
 
     def _common_args(self, target_path: Path, project_dir: str | None = None) -> list[str]:
         return _dbt_args(
@@ -224,13 +228,13 @@ class DbtRunner(dg.ConfigurableResource):
         from wdc_orchestration.settings import DBT_PROJECT_DIR
 
         project_dir = Path(self.project_dir)
-        fingerprint = parse_fingerprint(project_dir)
+        fingerprint = parse_fingerprint(project_dir, self.env)
         key = _manifest_key(project_dir, fingerprint)
         shared_project = project_dir.resolve() == DBT_PROJECT_DIR.resolve()
         if key not in _MANIFESTS and shared_project:
             # prepares the partial-parse state when the project changed (a parse it makes is
             # kept, and then there is nothing left to load)
-            ensure_manifest()
+            ensure_manifest(self.env)
         if key in _MANIFESTS:
             return _MANIFESTS[key]
         with tempfile.TemporaryDirectory(prefix="wdc-dbt-parse-") as scratch:
@@ -294,7 +298,9 @@ class DbtRunner(dg.ConfigurableResource):
                 error_lines.append(_message(event))
             log.log(_LOG_LEVELS.get(level, logging.ERROR), "%s", _message(event))
 
-        with _DBT_LOCK:
+        from wdc_orchestration.dbt import dbt_environment
+
+        with _DBT_LOCK, dbt_environment(self.env):
             loaded = self._manifest()
             _reset_compilation(loaded)
             started = time.perf_counter()

@@ -189,8 +189,12 @@ def daily_executor() -> dg.ExecutorDefinition:
 
 
 def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
-    """One code location: the domain's definitions, a daily job and its nightly schedule."""
-    configure_logging()
+    """One code location: the domain's definitions, a daily job and its nightly schedule. An edge
+    of the settings (settings.py): read once here, handed to what the location is built from;
+    loading writes nothing and changes no environment variable (the log file, the catalog's
+    folder and the extensions are made when first used)."""
+    settings = get_settings()
+    configure_logging(settings.log_dir)
     daily_job = dg.define_asset_job(
         name=f"{spec.name}_daily",
         selection=domain_selection(spec.name),
@@ -215,10 +219,10 @@ def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
             schedules=[nightly],
             sensors=[
                 # Launches the daily job on one raw asset when its export arrives (S3 lake only).
-                *arrival_sensors(spec, daily_job),
+                *arrival_sensors(spec, daily_job, settings.lake_url),
                 # Rebuilds a day whose upstream products were published after it read them.
                 *late_upstream_sensors(spec, daily_job),
             ],
-            resources=build_resources(),
+            resources=build_resources(settings=settings),
         ),
     )
