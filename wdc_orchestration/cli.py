@@ -20,6 +20,7 @@ from wdc_orchestration.console.parser import (
     iso_date,
     scale_factor,
 )
+from wdc_orchestration.run_window import partition_day
 from wdc_orchestration.settings import PROJECT_ROOT, SettingsError
 
 if TYPE_CHECKING:
@@ -178,7 +179,7 @@ def _rebuild_stale_consumers(
                 result = _run_day(
                     job,
                     instance,
-                    dt.date.fromisoformat(day),
+                    partition_day(day),
                     run_config,
                     progress,
                     number,

@@ -39,6 +39,8 @@ from dagster_dbt.asset_utils import (
 )
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
+from wdc_orchestration.run_window import RunWindow, invocation_env
+
 if TYPE_CHECKING:
     from dbt.contracts.graph.manifest import Manifest
     from dbt_common.events.base_types import EventMsg
@@ -259,13 +261,17 @@ class DbtRunner(dg.ConfigurableResource):
         selection_context: dg.AssetExecutionContext | None = None,
         manifest: Mapping[str, Any] | None = None,
         dagster_dbt_translator: DagsterDbtTranslator | None = None,
+        window: RunWindow | None = None,
+        sources: Sequence[tuple[str, str]] = (),
     ) -> DbtRun:
         """Run `dbt <args>` to completion; failures and warnings go to `step_log` as they happen,
         then one summary line (each node's result is an output or check result already; a log
         line per node would double the run's event-log writes). With a
         `selection_context` (a `@dbt_assets` step), dbt selects the step's asset subset, as
         `DbtCliResource.cli(args, context=context)` does. A failed node does not raise: the caller
-        reports what ran, then raises `run.error()` (see `stream`)."""
+        reports what ran, then raises `run.error()` (see `stream`). `window` and `sources`: the
+        run's days and the raw sources dbt may read, handed to this invocation only
+        (run_window.py)."""
         from dbt.cli.main import dbtRunner
         from dbt_common.events.functions import msg_to_dict
 
@@ -300,7 +306,8 @@ class DbtRunner(dg.ConfigurableResource):
 
         from wdc_orchestration.dbt import dbt_environment
 
-        with _DBT_LOCK, dbt_environment(self.env):
+        scope = invocation_env(window, sources) if window is not None else {}
+        with _DBT_LOCK, dbt_environment({**self.env, **scope}):
             loaded = self._manifest()
             _reset_compilation(loaded)
             started = time.perf_counter()
@@ -345,7 +352,14 @@ class DbtRunner(dg.ConfigurableResource):
             errors=errors,
         )
 
-    def run_for_assets(self, args: Sequence[str], *, context: dg.AssetExecutionContext) -> DbtRun:
+    def run_for_assets(
+        self,
+        args: Sequence[str],
+        *,
+        context: dg.AssetExecutionContext,
+        window: RunWindow | None = None,
+        sources: Sequence[tuple[str, str]] = (),
+    ) -> DbtRun:
         """`dbt <args>` for a `@dbt_assets` step, on the step's selection; see `asset_events`."""
         manifest, translator, _ = get_manifest_and_translator_from_dbt_assets([context.assets_def])
         return self.run(
@@ -354,6 +368,8 @@ class DbtRunner(dg.ConfigurableResource):
             selection_context=context,
             manifest=manifest,
             dagster_dbt_translator=translator,
+            window=window,
+            sources=sources,
         )
 
 

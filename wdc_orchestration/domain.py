@@ -27,7 +27,7 @@ from wdc_orchestration.raw import build_raw_asset
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
 from wdc_orchestration.resources.registry import build_resources
-from wdc_orchestration.run_window import RunWindow, run_window_environment
+from wdc_orchestration.run_window import RunWindow
 from wdc_orchestration.settings import get_settings
 
 __all__ = [
@@ -128,11 +128,12 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
         ):
             if waited >= 1:
                 context.log.info(f"waited {waited:.0f}s for the writer lock of pool {pool}")
-            with run_window_environment(window, sources):
-                run = dbt.run_for_assets(
-                    ["build", "--full-refresh", "--exclude", f"source:{spec.name}_raw"],
-                    context=context,
-                )
+            run = dbt.run_for_assets(
+                ["build", "--full-refresh", "--exclude", f"source:{spec.name}_raw"],
+                context=context,
+                window=window,
+                sources=sources,
+            )
             yield from write_audit_publish(
                 context, run, spec.name, window, lakehouse, lake, gates, nodes
             )

@@ -28,6 +28,7 @@ from wdc_orchestration.raw_read_set import (
 )
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.simulation import SimulationResource
+from wdc_orchestration.run_window import partition_day
 
 KINDS = {"parquet": "parquet", "csv": "csv", "jsonl": "json"}
 
@@ -217,7 +218,7 @@ def build_raw_asset(domain: str, owner: str, entity: RawEntity) -> dg.AssetsDefi
                     domain,
                     entity,
                     GenerationRequest(
-                        date=dt.date.fromisoformat(partition_key),
+                        date=partition_day(partition_key),
                         scale_factor=simulation.scale_factor,
                         seed=simulation.seed,
                         chunk_rows=simulation.chunk_rows,

@@ -28,6 +28,7 @@ from wdc_orchestration.quality.quarantine import quarantine_partition
 from wdc_orchestration.quality.raw_gate import FAILED_PARTITIONS, ROWS_AFFECTED, UPSTREAM_MISSING
 from wdc_orchestration.raw_read_set import MANIFEST_NAME, partition_prefix
 from wdc_orchestration.resources.lake import LakeStorage
+from wdc_orchestration.run_window import partition_day
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def _metadata(evaluation: dg.AssetCheckEvaluation, name: str) -> object:
 def landed_before(lake: LakeStorage, domain: str, entity: str, day: str, moment: float) -> bool:
     """Whether the raw day on the lake is the one a check saw at `moment`: a day landed again
     afterwards (a rerun after quarantine) is a different landing and is never quarantined."""
-    key = f"{partition_prefix(domain, entity, dt.date.fromisoformat(day))}/{MANIFEST_NAME}"
+    key = f"{partition_prefix(domain, entity, partition_day(day))}/{MANIFEST_NAME}"
     if not lake.exists(key):
         return True  # nothing landed completely: whatever is there belongs to the failure
     landed_at = dt.datetime.fromisoformat(json.loads(lake.read_bytes(key))["landed_at"])
@@ -99,7 +100,7 @@ def enforce_check_evaluation(
             for day in partitions:
                 if landed_before(lake, domain, entity, day, entry.timestamp):
                     moved = quarantine_partition(
-                        lake, domain, entity, dt.date.fromisoformat(day), entry.run_id
+                        lake, domain, entity, partition_day(day), entry.run_id
                     )
                     if moved:
                         quarantined.append(moved)
@@ -200,10 +201,10 @@ def _quarantine_partial_landing(
     domain, _, entity = parts
     moved = []
     for day in run_partitions(instance, run_id):
-        key = f"{partition_prefix(domain, entity, dt.date.fromisoformat(day))}/{MANIFEST_NAME}"
+        key = f"{partition_prefix(domain, entity, partition_day(day))}/{MANIFEST_NAME}"
         if lake.exists(key) and not landed_after(lake, key, started):
             continue  # a day landed before this run: not this run's doing
-        target = quarantine_partition(lake, domain, entity, dt.date.fromisoformat(day), run_id)
+        target = quarantine_partition(lake, domain, entity, partition_day(day), run_id)
         if target:
             moved.append(target)
     return moved

@@ -21,6 +21,7 @@ from wdc_orchestration.partitions import MESH_TIMEZONE
 from wdc_orchestration.quality.rules import RawRules
 from wdc_orchestration.raw_read_set import MANIFEST_NAME, partition_prefix, verify_day
 from wdc_orchestration.resources.lake import LakeStorage, LocalLakeStorage
+from wdc_orchestration.run_window import partition_day
 
 FILES = "files_match_manifest"
 SCHEMA = "raw_schema_matches_staging"
@@ -223,7 +224,7 @@ def check_files(
 ) -> tuple[Finding, bool]:
     """The day's folder holds exactly the files its manifest lists, unchanged (what staging reads,
     raw_read_set.py); and whether the day landed at all."""
-    state = verify_day(lake, rules.domain, rules.entity, dt.date.fromisoformat(day))
+    state = verify_day(lake, rules.domain, rules.entity, partition_day(day))
     if not state.landed:
         stray = f"; files without a manifest: {list(state.unexpected)}" if state.unexpected else ""
         return Finding(FILES, day, False, f"{state.prefix} has not landed{stray}"), False
@@ -260,7 +261,7 @@ def volume_tolerance(expected: float) -> float:
 def check_volume(lake: LakeStorage, rules: RawRules, day: str, rows: int) -> Finding:
     """Rows of the day against the median of the trailing landed days (an anomaly, not a fixed
     number); WARN only: a surprising volume is worth a look, not a stop."""
-    today = dt.date.fromisoformat(day)
+    today = partition_day(day)
     history = [
         n
         for k in range(1, TRAILING_DAYS + 1)

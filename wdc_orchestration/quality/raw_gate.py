@@ -1,7 +1,6 @@
 """The raw → staging gate: Dagster asset checks on every raw asset, blocking (ERROR) so a bad day
 never reaches the domain's dbt step, nor any consuming domain's, in the run that landed it."""
 
-import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
@@ -39,7 +38,7 @@ from wdc_orchestration.raw import MANIFEST_NAME, partition_prefix, raw_asset_key
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
 from wdc_orchestration.resources.upstream import UpstreamWait
-from wdc_orchestration.run_window import run_window_of
+from wdc_orchestration.run_window import partition_day, run_window_of
 
 # Metadata the quarantine sensor reads from a failed check.
 FAILED_PARTITIONS = "wdc/failed_partitions"
@@ -72,7 +71,7 @@ def run_partition_keys(context: dg.AssetCheckExecutionContext) -> list[str]:
 def file_key(rules: RawRules, entity: RawEntity, day: str) -> str:
     from wdc_orchestration.generation.writer import EXTENSIONS
 
-    prefix = partition_prefix(rules.domain, entity.name, dt.date.fromisoformat(day))
+    prefix = partition_prefix(rules.domain, entity.name, partition_day(day))
     return f"{prefix}/{entity.name}.{EXTENSIONS[entity.file_format]}"
 
 
@@ -166,7 +165,7 @@ def evaluate_day(
         missing = [Finding(c, day, False, files.message) for c in checks]
         return [files, *missing, Finding(VOLUME, day, False, files.message, 0, WARN)]
     if not files.passed:
-        rows = landed_rows(lake, rules.domain, entity.name, dt.date.fromisoformat(day)) or 0
+        rows = landed_rows(lake, rules.domain, entity.name, partition_day(day)) or 0
         skipped = [
             Finding(c, day, False, "not evaluated: the day's files do not match its manifest")
             for c in checks
@@ -180,7 +179,7 @@ def evaluate_day(
         try:
             rows = open_day(con, entity.file_format, path)
         except UnreadableRawFile as error:
-            landed = landed_rows(lake, rules.domain, entity.name, dt.date.fromisoformat(day))
+            landed = landed_rows(lake, rules.domain, entity.name, partition_day(day))
             return [
                 files,
                 *(unreadable(c, day, str(error), landed or 0) for c in checks),
@@ -213,7 +212,7 @@ def reference_available(
     partition of the product (the check cannot decide before; it does not blame this data)."""
     if reference.is_raw:
         domain, _, entity = reference.target_asset_path
-        key = f"{partition_prefix(domain, entity, dt.date.fromisoformat(day))}/{MANIFEST_NAME}"
+        key = f"{partition_prefix(domain, entity, partition_day(day))}/{MANIFEST_NAME}"
         return lake.exists(key)
     target = dg.AssetKey(reference.target_asset_path)
     return day in context.instance.get_materialized_partitions(target)
@@ -224,7 +223,7 @@ def _reference_relation(stack: ExitStack, lake: LakeStorage, reference: Referenc
     fetched from object storage), or the product table in the lakehouse."""
     if reference.is_raw:
         domain, _, entity = reference.target_asset_path
-        prefix = partition_prefix(domain, entity, dt.date.fromisoformat(day))
+        prefix = partition_prefix(domain, entity, partition_day(day))
         (data,) = [k for k in lake.list_keys(prefix) if not k.endswith(MANIFEST_NAME)]
         path = stack.enter_context(local_file(lake, data))
         return f"read_parquet('{path}', hive_partitioning = false)"
