@@ -48,6 +48,7 @@ from wdc_orchestration.raw_read_set import MANIFEST_NAME, read_set, verify_day
 from wdc_orchestration.resources.lake import LocalLakeStorage
 from wdc_orchestration.resources.s3_lake import S3LakeStorage
 from wdc_orchestration.resources.simulation import SimulationResource
+from wdc_orchestration.settings import get_settings
 
 DAY_1, DAY_2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
 LAKE_PREFIX = "mesh"
@@ -277,7 +278,9 @@ def test_a_bad_arrival_fails_the_gate_and_is_quarantined(
     failed = {c.check_name for c in result.get_asset_check_evaluations() if not c.passed}
     assert "raw_schema_matches_staging" in failed
     # The domain's quarantine sensor acts on the failed gate, as the daemon would have it.
-    with dg.build_sensor_context(instance=instance, resources={"lake": lake}) as context:
+    with dg.build_sensor_context(
+        instance=instance, resources={"lake": lake, "settings": get_settings()}
+    ) as context:
         build_quarantine_sensor(CUSTOMERS.name).evaluate_tick(context)
 
     prefix = f"raw/customers/customers/date={DAY_2}"

@@ -69,7 +69,13 @@ def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
 
     _require_lake(not args.no_data)
     manifest = read_manifest(args.manifest) if args.manifest else None
-    inputs = load_inputs(args.domains_dir, manifest)
+    from wdc_orchestration.resources.lake import lake_storage_from_settings
+    from wdc_orchestration.settings import get_settings
+
+    # the configured lake's approved access requests (none when it does not exist yet)
+    inputs = load_inputs(
+        args.domains_dir, manifest, lake=lake_storage_from_settings(get_settings())
+    )
     with_data = not args.no_data
     with ExitStack() as stack:
         lake, conn = _lake_and_lakehouse(stack, with_data)
