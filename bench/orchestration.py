@@ -137,12 +137,15 @@ def raw_gate(lake: Any, day: dt.date, domains: list[str] | None) -> None:
     from wdc_orchestration.quality.evaluate import WARN
     from wdc_orchestration.quality.raw_gate import evaluate_day, gate_checks
     from wdc_orchestration.quality.rules import rules_for
+    from wdc_orchestration.settings import get_settings
 
     manifest = load_manifest()
     for domain, entities in simulator_entities(domains).items():
         for entity in entities:
             rules = rules_for(manifest, domain, entity.name)
-            findings = evaluate_day(lake, rules, entity, day.isoformat(), gate_checks(rules))
+            findings = evaluate_day(
+                lake, rules, entity, day.isoformat(), gate_checks(rules), get_settings()
+            )
             failed = [f for f in findings if not f.passed and f.severity != WARN]
             if failed:
                 raise SystemExit(f"bare raw gate failed: {failed}")

@@ -122,7 +122,11 @@ class Sensor:
                 build_raw_gate(rules_for(manifest, spec.name, e.name), e) for e in spec.raw_entities
             ],
             sensors=[self.sensor],
-            resources={"lake": lake, "simulation": SimulationResource(scale_factor=0.01)},
+            resources={
+                "lake": lake,
+                "simulation": SimulationResource(scale_factor=0.01),
+                "settings": get_settings(),
+            },
         )
 
     def tick(self, cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
@@ -220,7 +224,11 @@ def _materialize(
     return dg.materialize(
         [build_raw_asset(CUSTOMERS.name, CUSTOMERS.owner, entity), gate],
         partition_key=day.isoformat(),
-        resources={"lake": lake, "simulation": SimulationResource(scale_factor=0.01)},
+        resources={
+            "lake": lake,
+            "simulation": SimulationResource(scale_factor=0.01),
+            "settings": get_settings(),
+        },
         instance=instance,
         raise_on_error=False,
     )

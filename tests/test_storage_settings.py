@@ -109,7 +109,12 @@ def test_duckdb_takes_the_secret_and_every_cursor_sees_it() -> None:
         AWS_SESSION_TOKEN="t0ken",
     )
     with duckdb.connect(config=connection_config(settings)) as con:
-        configure_duckdb(con, catalog="postgres:dbname=x host=127.0.0.1", s3=s3)
+        configure_duckdb(
+            con,
+            catalog="postgres:dbname=x host=127.0.0.1",
+            s3=s3,
+            temp_root=settings.duckdb_temp_dir,
+        )
         cursor = con.cursor()  # what dbt-duckdb gives every node
         secret = _secret(cursor)
         retries = cursor.execute("select current_setting('ducklake_max_retry_count')").fetchone()
@@ -143,7 +148,7 @@ def test_without_an_access_key_the_aws_credential_chain_provides_it(tmp_path: Pa
         s3 = S3Settings.from_env()
         assert "PROVIDER credential_chain" in s3_secret_sql(s3)
         with duckdb.connect(config=connection_config(settings)) as con:
-            configure_duckdb(con, catalog=None, s3=s3)
+            configure_duckdb(con, catalog=None, s3=s3, temp_root=settings.duckdb_temp_dir)
             secret = _secret(con)
     assert (secret["provider"], secret["key_id"]) == ("credential_chain", "AKIAFROMPROFILE")
 

@@ -296,7 +296,7 @@ def get_settings() -> Settings:
         lake_url=lake_url,
         # The DuckLake metadata catalog as DuckLake spells it after `ducklake:`: a SQLite file by
         # default, `postgres:dbname=... host=...` in production.
-        ducklake_catalog=_env("WDC_DUCKLAKE_CATALOG", f"sqlite:{catalog_dir}/wdc.sqlite"),
+        ducklake_catalog=ducklake_catalog_from_env(f"sqlite:{catalog_dir}/wdc.sqlite"),
         ducklake_data_path=data_path,
         duckdb_extension_dir=Path(
             _local(_env("WDC_DUCKDB_EXTENSION_DIR", ".wdc/duckdb_extensions"))
@@ -316,6 +316,12 @@ def get_settings() -> Settings:
         duckdb_memory_limit=_env("WDC_DUCKDB_MEMORY_LIMIT", "2GB"),
         duckdb_temp_dir=Path(_local(_env("WDC_DUCKDB_TEMP_DIR", ".wdc/duckdb_tmp"))),
     )
+
+
+def ducklake_catalog_from_env(default: str = "") -> str:
+    """WDC_DUCKLAKE_CATALOG (`default` when unset). Alone, for the lakehouse resource, whose
+    field holds the catalog with its secrets masked: it reads the real one when it connects."""
+    return _env("WDC_DUCKLAKE_CATALOG", default)
 
 
 def _ducklake_pool() -> str:
