@@ -4,6 +4,7 @@ checked without running anything, plus DuckDB itself accepting what they produce
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import duckdb
@@ -18,7 +19,15 @@ from wdc_orchestration.duckdb_setup import (
     s3_secret_sql,
 )
 from wdc_orchestration.mesh import INSTANCE_HEADER, dagster_home, instance_yaml
-from wdc_orchestration.settings import S3Settings, SettingsError, environment, get_settings
+from wdc_orchestration.settings import (
+    PROJECT_ROOT,
+    SETTINGS_EDGES,
+    SETTINGS_INNER_LEFT,
+    S3Settings,
+    SettingsError,
+    environment,
+    get_settings,
+)
 
 _AWS_UNSET = {
     name: ""
@@ -229,3 +238,28 @@ def test_wdc_rewrites_its_own_instance_file_and_leaves_an_operators_alone(tmp_pa
         config.write_text("# mine\ntelemetry:\n  enabled: false\n")
         dagster_home()
     assert config.read_text() == "# mine\ntelemetry:\n  enabled: false\n"
+
+
+def _modules_calling(function: str) -> set[str]:
+    """The platform's modules (wdc_orchestration, domains, wdc_portal) that call `function`."""
+    callers = set()
+    for package in ("wdc_orchestration", "domains", "wdc_portal"):
+        for path in (PROJECT_ROOT / package).rglob("*.py"):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name == function:
+                    module = path.relative_to(PROJECT_ROOT).with_suffix("").parts
+                    callers.add(".".join(module[:-1] if module[-1] == "__init__" else module))
+    return callers
+
+
+def test_the_settings_are_read_at_the_declared_edges_only() -> None:
+    """One configuration path (issue 22): get_settings() is called by the edges settings.py
+    declares (CLI entry points, the definitions and their resources, the dbt-duckdb plugins,
+    the portal's start) and the inner modules it names as left; everything else is handed its
+    settings or reads its resource."""
+    assert not SETTINGS_EDGES & SETTINGS_INNER_LEFT
+    assert _modules_calling("get_settings") == SETTINGS_EDGES | SETTINGS_INNER_LEFT

@@ -1,5 +1,30 @@
 """Where things live. Every setting comes from the environment (or `.env`) with a default that
-needs nothing set: a git-ignored lake folder in the project and a SQLite DuckLake catalog file."""
+needs nothing set: a git-ignored lake folder in the project and a SQLite DuckLake catalog file.
+
+One configuration path: `get_settings()` is read at the edges only, once, and what it returns is
+passed down; assets, sensors, checks, policies and the KPIs read their resources (the `settings`
+resource carries `Settings` itself, resources/registry.py) or take what they need as arguments.
+The edges (`SETTINGS_EDGES`; tests/test_storage_settings.py holds the code to it):
+
+- the CLI entry points: `wdc` (cli.py), its quality, doctor, governance, product and deploy
+  commands (quality/cli.py, quality/cli_support.py for `wdc materialize`'s enforcement,
+  doctor/cli.py, governance/cli.py, governance/product_cli.py, deploy_cli.py) and `wdc-portal`'s
+  (wdc_portal/cli.py);
+- the definitions: a code location's (domain.py: `build_domain_definitions`, and the pools it
+  assigns, `lakehouse_pool`), the whole mesh's for the CLI (mesh.py: `mesh_definitions`, and its
+  Dagster instance, `dagster_home`), their resources (resources/registry.py: `build_resources`),
+  and the dbt parse they are built from (dbt.py: `ensure_manifest`, when no runner's settings
+  are given);
+- the dbt-duckdb plugins (storage_dbt_plugin.py, dbt_session_plugin.py), which run inside dbt's
+  invocation and can only read its environment, which `DbtRunner` sets for that invocation
+  from its resource's settings (dbt.dbt_environment);
+- the portal's start (wdc_portal/context.py: `configure`).
+
+`SETTINGS_INNER_LEFT` names the one inner module still reading them itself (its caller is the
+dbt translator's metadata, changed elsewhere). Secrets are read from the environment when they
+are used, never a resource's field: S3Settings.from_env, `ducklake_catalog_from_env` (a masked
+catalog), the webhook URL and the pseudonymisation key.
+"""
 
 from __future__ import annotations
 
@@ -283,6 +308,31 @@ DBT_THREADS = 1
 def is_postgres_catalog(catalog: str) -> bool:
     """Whether a DuckLake catalog (as spelled after `ducklake:`) is a PostgreSQL database."""
     return catalog.startswith("postgres:")
+
+
+# The modules that call get_settings() (see the module docstring).
+SETTINGS_EDGES = frozenset(
+    {
+        "wdc_orchestration.cli",
+        "wdc_orchestration.quality.cli",
+        "wdc_orchestration.quality.cli_support",
+        "wdc_orchestration.doctor.cli",
+        "wdc_orchestration.governance.cli",
+        "wdc_orchestration.governance.product_cli",
+        "wdc_orchestration.deploy_cli",
+        "wdc_portal.cli",
+        "wdc_orchestration.domain",
+        "wdc_orchestration.mesh",
+        "wdc_orchestration.resources.registry",
+        "wdc_orchestration.dbt",
+        "wdc_orchestration.storage_dbt_plugin",
+        "wdc_orchestration.dbt_session_plugin",
+        "wdc_portal.context",
+    }
+)
+# Inner modules still reading the settings themselves: the catalog metadata of a product (its
+# file port's URL), called by the dbt translator's get_metadata at load.
+SETTINGS_INNER_LEFT = frozenset({"wdc_orchestration.governance.catalog_metadata"})
 
 
 def get_settings() -> Settings:
