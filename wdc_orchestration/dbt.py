@@ -36,22 +36,31 @@ def dbt_environment(dbt_env: Mapping[str, str], *, storage: bool = True) -> Iter
     first: the SQLite catalog's folder and the project-local extensions (a parse connects to
     nothing and needs neither)."""
     if storage:
-        catalog = dbt_env.get("WDC_DUCKLAKE_CATALOG", "")
-        if catalog.startswith("sqlite:"):
-            Path(catalog.removeprefix("sqlite:")).parent.mkdir(parents=True, exist_ok=True)
-        extension_dir = dbt_env.get("WDC_DUCKDB_EXTENSION_DIR")
-        if extension_dir:
-            from wdc_orchestration.duckdb_extensions import ensure_extensions
-
-            ensure_extensions(Path(extension_dir))
+        _prepare_dbt_storage(dbt_env)
     with environment(dbt_env):
         yield
 
 
+def _prepare_dbt_storage(dbt_env: Mapping[str, str]) -> None:
+    """The SQLite catalog's folder and the project-local DuckDB extensions, which dbt-duckdb's
+    ATTACH needs before it connects."""
+    catalog = dbt_env.get("WDC_DUCKLAKE_CATALOG", "")
+    if catalog.startswith("sqlite:"):
+        Path(catalog.removeprefix("sqlite:")).parent.mkdir(parents=True, exist_ok=True)
+    extension_dir = dbt_env.get("WDC_DUCKDB_EXTENSION_DIR")
+    if extension_dir:
+        from wdc_orchestration.duckdb_extensions import ensure_extensions
+
+        ensure_extensions(Path(extension_dir))
+
+
 def export_dbt_env(settings: Settings) -> None:
-    """Put dbt's settings in `os.environ` for good: only for scripts that run dbt outside a
-    `DbtRunner` (bench/). The platform hands them over per invocation (`dbt_environment`)."""
-    os.environ.update(settings.dbt_env())
+    """Put dbt's settings in `os.environ` for good, with what its DuckDB needs made: only for
+    scripts that run dbt outside a `DbtRunner` (bench/, .ci/lint_sql.py's sqlfluff templater).
+    The platform hands them over per invocation instead (`dbt_environment`)."""
+    dbt_env = settings.dbt_env()
+    os.environ.update(dbt_env)
+    _prepare_dbt_storage(dbt_env)
 
 
 def dbt_target_dir() -> Path:
