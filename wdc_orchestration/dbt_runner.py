@@ -57,6 +57,9 @@ _DBT_LOCK = threading.RLock()
 _MANIFESTS: dict[tuple[str, str], Manifest] = {}
 
 
+CATALOG_VARIABLE = "WDC_DUCKLAKE_CATALOG"
+
+
 class DbtRunError(dg.Failure):
     """A dbt invocation failed: a model or an ERROR test failed, or dbt itself could not run."""
 
@@ -213,10 +216,28 @@ class DbtRunner(dg.ConfigurableResource):
     project_dir: str
     profiles_dir: str
     target: str
-    # The platform's settings as dbt's profile and plugins read them (`Settings.dbt_env()`, no
-    # secrets), set around each invocation (dbt.dbt_environment) instead of in the process's
-    # environment at load. Empty: dbt reads `os.environ` as it is.
+    # The platform's settings as dbt's profile and plugins read them (`Settings.dbt_env()`), set
+    # around each invocation (dbt.dbt_environment) instead of in the process's environment at
+    # load. Empty: dbt reads `os.environ` as it is. A field shows in the UI: a catalog with a
+    # `password=` is held masked, and the real one read from WDC_DUCKLAKE_CATALOG when dbt runs
+    # (as the lakehouse resource does).
     env: dict[str, str] = {}
+
+    def invocation_env(self) -> dict[str, str]:
+        """`env` with the real catalog in place of a masked one."""
+        from wdc_orchestration.settings import MASK, ducklake_catalog_from_env, mask_secrets
+
+        env = dict(self.env)
+        catalog = env.get(CATALOG_VARIABLE, "")
+        if MASK in catalog:
+            real = ducklake_catalog_from_env()
+            if mask_secrets(real) != catalog:
+                raise ValueError(
+                    f"the dbt resource's catalog {catalog} is masked and WDC_DUCKLAKE_CATALOG "
+                    "holds another one: set WDC_DUCKLAKE_CATALOG as it was"
+                )
+            env[CATALOG_VARIABLE] = real
+        return env
 
     def _common_args(self, target_path: Path, project_dir: str | None = None) -> list[str]:
         return _dbt_args(
@@ -230,13 +251,14 @@ class DbtRunner(dg.ConfigurableResource):
         from wdc_orchestration.settings import DBT_PROJECT_DIR
 
         project_dir = Path(self.project_dir)
-        fingerprint = parse_fingerprint(project_dir, self.env)
+        dbt_env = self.invocation_env()
+        fingerprint = parse_fingerprint(project_dir, dbt_env)
         key = _manifest_key(project_dir, fingerprint)
         shared_project = project_dir.resolve() == DBT_PROJECT_DIR.resolve()
         if key not in _MANIFESTS and shared_project:
             # prepares the partial-parse state when the project changed (a parse it makes is
             # kept, and then there is nothing left to load)
-            ensure_manifest(self.env)
+            ensure_manifest(dbt_env)
         if key in _MANIFESTS:
             return _MANIFESTS[key]
         with tempfile.TemporaryDirectory(prefix="wdc-dbt-parse-") as scratch:
@@ -307,7 +329,7 @@ class DbtRunner(dg.ConfigurableResource):
         from wdc_orchestration.dbt import dbt_environment
 
         scope = invocation_env(window, sources) if window is not None else {}
-        with _DBT_LOCK, dbt_environment({**self.env, **scope}):
+        with _DBT_LOCK, dbt_environment({**self.invocation_env(), **scope}):
             loaded = self._manifest()
             _reset_compilation(loaded)
             started = time.perf_counter()

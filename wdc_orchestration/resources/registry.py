@@ -11,7 +11,7 @@ from wdc_orchestration.resources.lake import lake_storage_from_settings
 from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
 from wdc_orchestration.resources.simulation import SimulationResource
 from wdc_orchestration.resources.upstream import UpstreamWait
-from wdc_orchestration.settings import Settings, get_settings
+from wdc_orchestration.settings import Settings, get_settings, mask_secrets
 
 # The resource key of the platform's `Settings` (a plain value: Dagster wraps it; it has no
 # config, so nothing of it, credentials included, shows in the UI or in run config).
@@ -39,7 +39,11 @@ def build_resources(
             project_dir=os.fspath(project.project_dir),
             profiles_dir=os.fspath(project.profiles_dir),
             target=DBT_TARGET,
-            env=settings.dbt_env(),
+            env={
+                **settings.dbt_env(),
+                # a field shows in the UI: the catalog's secrets masked (DbtRunner.env)
+                "WDC_DUCKLAKE_CATALOG": mask_secrets(settings.ducklake_catalog),
+            },
         ),
         "wait": UpstreamWait(
             timeout_seconds=settings.upstream_wait_seconds
