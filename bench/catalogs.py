@@ -91,7 +91,7 @@ def most_at_once(intervals: list[tuple[float, float]]) -> int:
 
 def nights(root: Path, days: list[dt.date]) -> list[dict[str, Any]]:
     """The five daily jobs at once for each of `days`, through one `dagster dev`."""
-    from wdc_orchestration.devserver import DagsterDev, launch_at_once
+    from devtools.devserver import DagsterDev, launch_at_once
     from wdc_orchestration.settings import get_settings
 
     env = {k: v for k, v in os.environ.items() if k.startswith(("WDC_", "DAGSTER_HOME"))}

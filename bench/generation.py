@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.common import log, report, setup_logging, simulator_entities, target, temp_lake
-from wdc_orchestration.generation.request import GenerationRequest
-from wdc_orchestration.raw import land_day
+from wdc_orchestration.raw.assets import land_day
+from wdc_orchestration.raw.generation.request import GenerationRequest
 from wdc_orchestration.resources.lake import LocalLakeStorage
 
 COPY_FORMATS = {

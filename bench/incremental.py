@@ -63,7 +63,7 @@ def build_history(
     write-audit-publish included), so day N finds the products a month of nights leaves."""
     import dagster as dg
 
-    from wdc_orchestration.mesh import MESH_JOB, dagster_home, mesh_definitions
+    from wdc_orchestration.mesh.workspace import MESH_JOB, dagster_home, mesh_definitions
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     defs = mesh_definitions(domains, scale_factor=scale_factor, seed=seed)

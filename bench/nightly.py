@@ -82,7 +82,7 @@ def _run_timelines(home: Path, run_ids: dict[str, str], launched: float) -> list
 
 
 def daemon_path(root: Path, day: dt.date, executor: str) -> tuple[float, list[dict[str, Any]]]:
-    from wdc_orchestration.devserver import DagsterDev, launch_at_once
+    from devtools.devserver import DagsterDev, launch_at_once
 
     env = {
         **{k: v for k, v in os.environ.items() if k.startswith(("WDC_", "DAGSTER_HOME"))},

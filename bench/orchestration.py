@@ -57,7 +57,7 @@ def wipe_lake(root: Path) -> None:
 
 def prepare_manifest() -> float:
     """Parse the dbt project for this lake's settings once, before either path is timed."""
-    from wdc_orchestration.dbt import ensure_manifest, export_dbt_env
+    from wdc_orchestration.dbt.project import ensure_manifest, export_dbt_env
     from wdc_orchestration.settings import get_settings
 
     started = time.perf_counter()
@@ -75,11 +75,11 @@ def bare_day(
 ) -> dict[str, Any]:
     """The work without an orchestrator: land every entity, then one `dbt build`; with
     `same_work`, also the raw gate before dbt and the governance checks and publishing after."""
-    from wdc_orchestration.dbt import DBT_TARGET, dbt_project, export_dbt_env
-    from wdc_orchestration.generation.request import GenerationRequest
-    from wdc_orchestration.raw import land_day
+    from wdc_orchestration.dbt.project import DBT_TARGET, dbt_project, export_dbt_env
+    from wdc_orchestration.lakehouse.run_window import RunWindow
+    from wdc_orchestration.raw.assets import land_day
+    from wdc_orchestration.raw.generation.request import GenerationRequest
     from wdc_orchestration.resources.lake import LocalLakeStorage
-    from wdc_orchestration.run_window import RunWindow
     from wdc_orchestration.settings import get_settings
 
     export_dbt_env(get_settings())
@@ -133,7 +133,7 @@ def bare_day(
 def raw_gate(lake: Any, day: dt.date, domains: list[str] | None) -> None:
     """Every entity's gate checks (schema, keys, values, volume), as the raw gate's steps run
     them; the cross-domain reference checks are left out (they need a run's context)."""
-    from wdc_orchestration.dbt import load_manifest
+    from wdc_orchestration.dbt.project import load_manifest
     from wdc_orchestration.quality.evaluate import WARN
     from wdc_orchestration.quality.raw_gate import evaluate_day, gate_checks
     from wdc_orchestration.quality.rules import rules_for
@@ -155,13 +155,13 @@ def governance(lake: Any, domains: list[str] | None, day: dt.date) -> None:
     """What the dbt steps do after dbt under write-audit-publish, and the Parquet ports after
     them, as plain calls: per domain, the policies on its audited rows, the one-transaction
     publication of the window, then every product's Parquet port."""
-    from wdc_orchestration.dbt import domain_of, load_manifest
+    from wdc_orchestration.dbt.project import domain_of, load_manifest
     from wdc_orchestration.governance.policies import BLOCKING_POLICIES, evaluate, load_inputs
     from wdc_orchestration.governance.publishing import publish, published_contract
+    from wdc_orchestration.lakehouse.run_window import RunWindow
+    from wdc_orchestration.lakehouse.wap import audit_schema, audited_tables, publish_window
     from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
-    from wdc_orchestration.run_window import RunWindow
     from wdc_orchestration.settings import get_settings
-    from wdc_orchestration.wap import audit_schema, audited_tables, publish_window
 
     lakehouse = lakehouse_from_settings(get_settings())
     nodes = load_manifest()["nodes"]
@@ -233,8 +233,8 @@ WAP_LINE = re.compile(
 
 def wap_parts(messages: list[str]) -> dict[str, float]:
     """What the dbt steps spent on dbt, on the audit gates and on publishing, from the line each
-    logs (audited_build.py): parts of the `dbt <domain>` stages above, not added to them."""
-    from wdc_orchestration.audited_build import WAP_LOG_PREFIX
+    logs (dbt/audited_build.py): parts of the `dbt <domain>` stages above, not added to them."""
+    from wdc_orchestration.dbt.audited_build import WAP_LOG_PREFIX
 
     parts = {"dbt": 0.0, "gates": 0.0, "publish": 0.0}
     for message in messages:

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from tests.conftest import TEST_SCALE_FACTOR
-from wdc_orchestration.dbt import load_manifest
+from wdc_orchestration.dbt.project import load_manifest
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.settings import PROJECT_ROOT, get_settings, isolated_lake_env
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from wdc_orchestration.dbt import load_manifest
+from wdc_orchestration.dbt.project import load_manifest
 from wdc_orchestration.governance.descriptor import load_descriptors
 
 

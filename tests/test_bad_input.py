@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DAY_1
-from wdc_orchestration.generation.request import GenerationRequest
-from wdc_orchestration.generation.volume import MAX_SCALE_FACTOR, SCALE_FACTOR_RANGE
-from wdc_orchestration.raw_read_set import manifest_json
+from wdc_orchestration.raw.generation.request import GenerationRequest
+from wdc_orchestration.raw.generation.volume import MAX_SCALE_FACTOR, SCALE_FACTOR_RANGE
+from wdc_orchestration.raw.read_set import manifest_json
 from wdc_orchestration.settings import PROJECT_ROOT, isolated_lake_env
 
 DOMAINS = PROJECT_ROOT / "domains"

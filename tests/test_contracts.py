@@ -13,7 +13,7 @@ from wdc_orchestration.settings import DBT_PROJECT_DIR, get_settings
 
 
 def test_every_public_model_enforces_its_contract() -> None:
-    from wdc_orchestration.dbt import load_manifest
+    from wdc_orchestration.dbt.project import load_manifest
 
     public = [
         node

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from wdc_orchestration.cli import main
-from wdc_orchestration.dbt import load_manifest
+from wdc_orchestration.dbt.project import load_manifest
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.governance.policies.contract import check_contract
 from wdc_orchestration.settings import DBT_PROJECT_DIR, PROJECT_ROOT, get_settings

@@ -26,7 +26,7 @@ from tests.dagster_ui import (
     screenshot,
     wdc_executable,
 )
-from wdc_orchestration.mesh import domain_modules
+from wdc_orchestration.mesh.workspace import domain_modules
 
 pytestmark = [pytest.mark.browser, pytest.mark.daemon]
 

@@ -1,4 +1,4 @@
-"""dbt in the Dagster process (wdc_orchestration/dbt_runner.py): several invocations in one
+"""dbt in the Dagster process (wdc_orchestration/dbt/runner.py): several invocations in one
 process must behave like separate dbt processes — each its own run window, ephemeral models
 compiled afresh, failures named — on the mesh the session materialised for real."""
 
@@ -9,9 +9,9 @@ import datetime as dt
 import pytest
 
 from tests.conftest import DAY_1, DAY_2, MeshLake
-from wdc_orchestration.dbt import DBT_TARGET
-from wdc_orchestration.dbt_runner import DbtRunner
-from wdc_orchestration.run_window import RunWindow, run_window_environment
+from wdc_orchestration.dbt.project import DBT_TARGET
+from wdc_orchestration.dbt.runner import DbtRunner
+from wdc_orchestration.lakehouse.run_window import RunWindow, run_window_environment
 from wdc_orchestration.settings import DBT_PROJECT_DIR, get_settings
 
 

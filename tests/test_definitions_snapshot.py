@@ -28,7 +28,7 @@ from tests.definitions_snapshot import (
     render,
     snapshot_path,
 )
-from wdc_orchestration.mesh import domain_modules
+from wdc_orchestration.mesh.workspace import domain_modules
 from wdc_orchestration.settings import isolated_lake_env
 
 LOCATIONS = domain_modules()
@@ -93,7 +93,7 @@ from wdc_orchestration.settings import load_dotenv_once
 load_dotenv_once()
 before = dict(os.environ)
 from tests.definitions_snapshot import load_location
-from wdc_orchestration.mesh import domain_modules
+from wdc_orchestration.mesh.workspace import domain_modules
 loaded = [load_location(module) for module in domain_modules().values()]
 assert all(defs.resolve_asset_graph().get_all_asset_keys() for defs in loaded)
 after = dict(os.environ)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wdc_orchestration.mesh import domain_modules
+from wdc_orchestration.mesh.workspace import domain_modules
 from wdc_orchestration.settings import PROJECT_ROOT
 
 DG_TIMEOUT_S = 600  # five code locations loaded in turn on two shared cores

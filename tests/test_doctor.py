@@ -13,7 +13,7 @@ from moto.server import ThreadedMotoServer
 
 from tests.conftest import MeshLake
 from wdc_orchestration.cli import main
-from wdc_orchestration.duckdb_extensions import EXTENSION_PACKAGES
+from wdc_orchestration.lakehouse.extensions import EXTENSION_PACKAGES
 from wdc_orchestration.settings import isolated_lake_env
 
 ITEMS = [

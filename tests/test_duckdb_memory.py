@@ -1,5 +1,6 @@
-"""DuckDB's memory limit and spill folders (duckdb_setup.py): each instance the platform opens is
-capped and spills into a folder of its own, so two instances spilling at once get right answers."""
+"""DuckDB's memory limit and spill folders (lakehouse/connection.py): each instance the platform
+opens is capped and spills into a folder of its own, so two instances spilling at once get right
+answers."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from wdc_orchestration.duckdb_setup import connect_duckdb
+from wdc_orchestration.lakehouse.connection import connect_duckdb
 from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
 from wdc_orchestration.settings import environment, get_settings, isolated_lake_env
 

@@ -32,12 +32,12 @@ from tests.conftest import DAY_1, DAY_2, MeshLake
 from tests.infra import PostgresCluster, S3Server, TcpProxy
 from tests.production import DayOne, production_env
 from tests.test_production_storage import PRODUCTS
-from wdc_orchestration.audited_build import NotPublished
-from wdc_orchestration.faults import transient_line, transient_reason
+from wdc_orchestration.dbt.audited_build import NotPublished
+from wdc_orchestration.lakehouse.faults import transient_line, transient_reason
+from wdc_orchestration.lakehouse.wap import COMMIT_AUTHOR, Publication
 from wdc_orchestration.resources.lake import LakeAccessError
 from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
 from wdc_orchestration.settings import environment, get_settings
-from wdc_orchestration.wap import COMMIT_AUTHOR, Publication
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import yaml
 from dagster_dbt import DbtProject
 
 from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR, MeshLake
-from wdc_orchestration.dbt_runner import DbtRunner
+from wdc_orchestration.dbt.runner import DbtRunner
 from wdc_orchestration.governance.assets import build_publish_asset, published_key
 from wdc_orchestration.governance.audit_gate import check_name
 from wdc_orchestration.governance.descriptor import ProductDescriptor, load_descriptors
@@ -181,9 +181,9 @@ def test_a_nightly_privacy_check_reads_the_runs_days_and_still_catches_a_leak_in
     `wdc policy check`, and not by DAY_2's nightly check."""
     import datetime as dt
 
-    from wdc_orchestration.dbt import load_manifest
+    from wdc_orchestration.dbt.project import load_manifest
     from wdc_orchestration.governance.policies import data_violations, incremental_date_column
-    from wdc_orchestration.run_window import RunWindow
+    from wdc_orchestration.lakehouse.run_window import RunWindow
 
     d = DESCRIPTORS["sales.fct_orders"]
     column = incremental_date_column(load_manifest(), d)
@@ -284,8 +284,8 @@ def _run_catalog_day(
     """Land and build one day of the catalog domain into a fresh lake, with the governance checks
     and publishing, from a copy of the dbt project whose dim_products.sql is altered. The domain
     factory builds its dbt assets from the copy (its project and manifest are swapped in)."""
-    from wdc_orchestration import domain
-    from wdc_orchestration.dbt import load_manifest
+    from wdc_orchestration.dbt.project import load_manifest
+    from wdc_orchestration.mesh import domain
 
     load_manifest()  # the project's own manifest, parsed with the session's settings, cached
     spec = importlib.import_module("domains.catalog.definitions").SPEC

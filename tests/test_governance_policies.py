@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from wdc_orchestration.dbt import load_manifest
+from wdc_orchestration.dbt.project import load_manifest
 from wdc_orchestration.governance.descriptor import (
     DescriptorError,
     ProductDescriptor,

@@ -20,20 +20,20 @@ import pytest
 import yaml
 from dagster._core.remote_origin import GrpcServerCodeLocationOrigin
 
+from devtools.devserver import GrpcDeployment, launch_all
 from tests.conftest import TEST_SCALE_FACTOR, MeshLake
 from tests.infra import PostgresCluster
 from tests.products import on_days
 from wdc_orchestration.cli import main
-from wdc_orchestration.deploy import (
+from wdc_orchestration.governance.descriptor import load_descriptors
+from wdc_orchestration.mesh.workspace import domain_modules
+from wdc_orchestration.ops.deploy import (
     GRPC_WORKSPACE_FILE,
     CodeServer,
     code_servers,
     grpc_workspace_yaml,
     with_code_server,
 )
-from wdc_orchestration.devserver import GrpcDeployment, launch_all
-from wdc_orchestration.governance.descriptor import load_descriptors
-from wdc_orchestration.mesh import domain_modules
 from wdc_orchestration.settings import environment, isolated_lake_env
 
 pytestmark = pytest.mark.daemon  # gRPC code servers, the daemon, the webserver

@@ -1,11 +1,11 @@
-"""Column lineage from compiled SQL (wdc_orchestration/lineage.py): the pure function on a small
+"""Column lineage from compiled SQL (wdc_orchestration/dbt/lineage.py): the pure function on a small
 query, then the real project compiled by dbt, chained back to the raw fields across domains."""
 
 from __future__ import annotations
 
 import pytest
 
-from wdc_orchestration.lineage import ColumnRef, column_lineage
+from wdc_orchestration.dbt.lineage import ColumnRef, column_lineage
 from wdc_portal.data.lineage import LineageGraph, build_graph, compile_models, product_lineage
 
 
@@ -39,7 +39,7 @@ def test_each_output_column_maps_to_the_input_columns_it_is_computed_from() -> N
 
 @pytest.fixture(scope="module")
 def graph() -> LineageGraph:
-    from wdc_orchestration.dbt import load_manifest
+    from wdc_orchestration.dbt.project import load_manifest
 
     return build_graph(load_manifest(), compile_models())
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DAY_1, DAY_2, MeshLake
-from wdc_orchestration.generation.request import GenerationRequest
-from wdc_orchestration.generation.writer import EXTENSIONS, write_chunks
-from wdc_orchestration.mesh import load_domain_specs
+from wdc_orchestration.mesh.workspace import load_domain_specs
+from wdc_orchestration.raw.generation.request import GenerationRequest
+from wdc_orchestration.raw.generation.writer import EXTENSIONS, write_chunks
 
 PRODUCTS = {
     "customers": ["dim_customers"],

@@ -37,8 +37,8 @@ import yaml
 
 from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR
 from wdc_orchestration.cli import main
-from wdc_orchestration.deploy import code_servers, grpc_workspace_yaml
-from wdc_orchestration.mesh import domain_modules
+from wdc_orchestration.mesh.workspace import domain_modules
+from wdc_orchestration.ops.deploy import code_servers, grpc_workspace_yaml
 from wdc_orchestration.settings import PROJECT_ROOT, environment, isolated_lake_env
 
 DOMAIN = "marketing"
@@ -314,7 +314,7 @@ def _skip_the_community_dialog(page: Any) -> bool:
 def test_5_it_shows_in_the_global_lineage_in_a_browser(materialised: Copy, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
-    from wdc_orchestration.devserver import DagsterDev
+    from devtools.devserver import DagsterDev
 
     copy = materialised
     env = copy.env

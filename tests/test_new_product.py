@@ -17,7 +17,7 @@ import yaml
 from tests.conftest import MeshLake
 from tests.test_contracts_sync import _copy_project, dbt_parse
 from wdc_orchestration.cli import main
-from wdc_orchestration.dbt import load_manifest
+from wdc_orchestration.dbt.project import load_manifest
 from wdc_orchestration.governance.descriptor import load_descriptor
 
 MODEL = "stg_catalog__categories"
@@ -70,7 +70,7 @@ def test_a_private_model_becomes_a_product_whose_todos_the_policy_check_names(
         f"wrote {project / 'models/catalog/marts/_catalog__marts.yml'}",
     ]
     # the columns and types are the built view's, in the lakehouse of the materialised mesh
-    from wdc_orchestration.dbt_session_plugin import prepare_session
+    from wdc_orchestration.dbt.duckdb_plugins.session import prepare_session
 
     with two_days.connect() as con:
         prepare_session(con)  # the view reads the raw files the session names

@@ -36,9 +36,9 @@ import dagster as dg
 import pytest
 from dagster._core.events import DagsterEventType
 
+from devtools.devserver import DagsterDev, launch_all
 from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR, MeshLake
 from tests.products import on_days
-from wdc_orchestration.devserver import DagsterDev, launch_all
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.settings import environment, get_settings, isolated_lake_env
 

@@ -17,7 +17,7 @@ import pytest
 from matplotlib.image import imread
 
 from tests.conftest import MeshLake
-from wdc_orchestration.dbt import load_manifest
+from wdc_orchestration.dbt.project import load_manifest
 from wdc_orchestration.governance.access_requests import (
     APPROVED,
     PENDING,

@@ -37,6 +37,7 @@ import pytest
 import yaml
 from dagster._core.events import DagsterEventType
 
+from devtools.devserver import DagsterDev, launch_all
 from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR, MeshLake
 from tests.infra import PostgresCluster
 from tests.test_nightly import (
@@ -48,11 +49,10 @@ from tests.test_nightly import (
 )
 from tests.test_production_storage import PRODUCTS as PUBLIC_MODELS
 from tests.test_production_storage import _differences
-from wdc_orchestration.devserver import DagsterDev, launch_all
-from wdc_orchestration.domain import LAKEHOUSE_POOL, build_dbt_assets, lakehouse_pool
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.governance.pseudonymisation import DEVELOPMENT_KEY, KEY_VARIABLE
-from wdc_orchestration.mesh import instance_yaml, load_domain_specs
+from wdc_orchestration.mesh.domain import LAKEHOUSE_POOL, build_dbt_assets, lakehouse_pool
+from wdc_orchestration.mesh.workspace import instance_yaml, load_domain_specs
 from wdc_orchestration.settings import environment, get_settings, isolated_lake_env
 
 pytestmark = pytest.mark.daemon  # dagster dev on PostgreSQL

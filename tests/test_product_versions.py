@@ -149,7 +149,7 @@ def _finance_upstream(copy: Copy) -> list[str]:
     done = copy.run(
         sys.executable,
         "-c",
-        "from wdc_orchestration.dbt import load_manifest; "
+        "from wdc_orchestration.dbt.project import load_manifest; "
         "from wdc_orchestration.quality.upstream import upstream_products; "
         "keys = upstream_products(load_manifest(), 'finance'); "
         "print(' '.join(k.to_user_string() for k in keys))",

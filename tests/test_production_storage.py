@@ -21,8 +21,8 @@ import pytest
 from tests.conftest import DAY_1, DAY_2, MeshLake
 from tests.infra import PostgresCluster, S3Server
 from tests.production import DayOne, production_env
-from wdc_orchestration.dbt import load_manifest
-from wdc_orchestration.dbt_session_plugin import prepare_session
+from wdc_orchestration.dbt.duckdb_plugins.session import prepare_session
+from wdc_orchestration.dbt.project import load_manifest
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
 from wdc_orchestration.settings import DBT_PROJECT_DIR, environment, get_settings

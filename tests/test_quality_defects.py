@@ -163,7 +163,7 @@ def _run(
     domains: list[str], defects: list[str] = (), overwrite: bool = False
 ) -> dg.ExecuteInProcessResult:
     """One day of `domains` through the mesh job, as `wdc materialize` runs it."""
-    from wdc_orchestration.mesh import MESH_JOB, mesh_definitions
+    from wdc_orchestration.mesh.workspace import MESH_JOB, mesh_definitions
     from wdc_orchestration.quality.cli_support import defects_run_config
 
     job = mesh_definitions(domains).resolve_job_def(MESH_JOB)
@@ -419,7 +419,7 @@ def test_a_consumer_alone_fails_at_once_on_a_day_its_producer_has_not_published(
     what is missing; nothing of finance is built, and its raw day is not quarantined (nothing
     is wrong with it)."""
     day = "2026-11-05"
-    from wdc_orchestration.mesh import MESH_JOB, mesh_definitions
+    from wdc_orchestration.mesh.workspace import MESH_JOB, mesh_definitions
     from wdc_orchestration.quality.upstream import readiness_check_name
 
     result = (
@@ -485,7 +485,7 @@ def test_the_run_failure_sensor_records_a_failed_landing_once(matrix: Matrix) ->
     evaluated twice as after a restart, records one incident and alerts once."""
     from dagster._core.events import DagsterEventType
 
-    from wdc_orchestration.mesh import MESH_JOB, mesh_definitions
+    from wdc_orchestration.mesh.workspace import MESH_JOB, mesh_definitions
     from wdc_orchestration.quality.sensors import build_run_failure_sensor
 
     job = mesh_definitions(["sales"]).resolve_job_def(MESH_JOB)

@@ -29,14 +29,14 @@ import pytest
 
 from tests.conftest import TEST_SCALE_FACTOR, MeshLake, copy_lake, started_run
 from tests.products import on_days
-from wdc_orchestration.generation.request import GenerationRequest, RawEntity
-from wdc_orchestration.mesh import load_domain_specs
+from wdc_orchestration.lakehouse.wap import is_audit_schema
+from wdc_orchestration.mesh.workspace import load_domain_specs
 from wdc_orchestration.quality.evaluate import FILES
 from wdc_orchestration.quality.incidents import list_incidents
-from wdc_orchestration.raw import land_day
+from wdc_orchestration.raw.assets import land_day
+from wdc_orchestration.raw.generation.request import GenerationRequest, RawEntity
 from wdc_orchestration.resources.lake import LocalLakeStorage
 from wdc_orchestration.settings import environment, isolated_lake_env
-from wdc_orchestration.wap import is_audit_schema
 
 MARKER_ID = 990_000_000_001  # ids no source system issues
 MARKER_TEXT = "ROTAMARCADOR"

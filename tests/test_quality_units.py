@@ -18,8 +18,6 @@ from dagster._core.definitions.freshness import TimeWindowFreshnessPolicy
 from domains._shared.defects import DEFECTS, UnknownDefectError, resolve_defects
 from domains.customers.simulator import ENTITIES as CUSTOMER_ENTITIES
 from domains.sales.simulator import ENTITIES as SALES_ENTITIES
-from wdc_orchestration.generation.request import GenerationRequest
-from wdc_orchestration.generation.writer import write_chunks
 from wdc_orchestration.quality.evaluate import (
     SCHEMA,
     UnreadableRawFile,
@@ -32,6 +30,8 @@ from wdc_orchestration.quality.freshness import DEFAULT_SLA, parse_duration, pro
 from wdc_orchestration.quality.incidents import Incident
 from wdc_orchestration.quality.notifier import LogFileNotifier, WebhookNotifier, notifier_from_env
 from wdc_orchestration.quality.rules import RawRules
+from wdc_orchestration.raw.generation.request import GenerationRequest
+from wdc_orchestration.raw.generation.writer import write_chunks
 from wdc_orchestration.resources.lake import LocalLakeStorage
 from wdc_orchestration.settings import get_settings
 
@@ -191,7 +191,7 @@ def test_freshness_slas_come_from_the_product_descriptors() -> None:
 
 
 def test_every_product_carries_a_freshness_policy_and_consumers_wait_for_what_they_read() -> None:
-    from wdc_orchestration.mesh import mesh_definitions
+    from wdc_orchestration.mesh.workspace import mesh_definitions
     from wdc_orchestration.quality.upstream import readiness_check_name
 
     graph = mesh_definitions().resolve_asset_graph()

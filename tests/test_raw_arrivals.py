@@ -21,30 +21,30 @@ from domains.customers.definitions import SPEC as CUSTOMERS
 from domains.sales.definitions import SPEC as SALES
 from tests.conftest import MeshLake
 from tests.infra import S3_REGION, S3Server
-from wdc_orchestration import arrivals
-from wdc_orchestration.arrivals import (
+from wdc_orchestration.dbt.project import load_manifest
+from wdc_orchestration.mesh.partitions import daily_partitions
+from wdc_orchestration.mesh.spec import DomainSpec
+from wdc_orchestration.quality.raw_gate import build_raw_gate
+from wdc_orchestration.quality.rules import rules_for
+from wdc_orchestration.quality.sensors import build_quarantine_sensor
+from wdc_orchestration.raw import arrivals
+from wdc_orchestration.raw.arrivals import (
     ARRIVAL_TAG,
     ArrivalCursor,
     build_raw_arrival_sensor,
     evaluate_arrivals,
     run_key,
 )
-from wdc_orchestration.dbt import load_manifest
-from wdc_orchestration.domain_spec import DomainSpec
-from wdc_orchestration.generation.request import GenerationRequest, RawEntity
-from wdc_orchestration.landing import LandingDayError
-from wdc_orchestration.partitions import daily_partitions
-from wdc_orchestration.quality.raw_gate import build_raw_gate
-from wdc_orchestration.quality.rules import rules_for
-from wdc_orchestration.quality.sensors import build_quarantine_sensor
-from wdc_orchestration.raw import (
+from wdc_orchestration.raw.assets import (
     RawDayAlreadyLandedError,
     build_raw_asset,
     land_day,
     land_or_adopt,
     raw_asset_key,
 )
-from wdc_orchestration.raw_read_set import MANIFEST_NAME, read_set, verify_day
+from wdc_orchestration.raw.generation.request import GenerationRequest, RawEntity
+from wdc_orchestration.raw.landing import LandingDayError
+from wdc_orchestration.raw.read_set import MANIFEST_NAME, read_set, verify_day
 from wdc_orchestration.resources.lake import LocalLakeStorage
 from wdc_orchestration.resources.s3_lake import S3LakeStorage
 from wdc_orchestration.resources.simulation import SimulationResource

@@ -11,17 +11,17 @@ import duckdb
 import pytest
 
 from domains.sales.simulator import ENTITIES
-from wdc_orchestration.dbt_session_plugin import set_read_sets
-from wdc_orchestration.generation.request import GenerationRequest
-from wdc_orchestration.raw import land_day
-from wdc_orchestration.raw_read_set import (
+from wdc_orchestration.dbt.duckdb_plugins.session import set_read_sets
+from wdc_orchestration.lakehouse.run_window import RunWindow
+from wdc_orchestration.raw.assets import land_day
+from wdc_orchestration.raw.generation.request import GenerationRequest
+from wdc_orchestration.raw.read_set import (
     RawReadSetError,
     read_set,
     read_set_variable,
     verify_day,
 )
 from wdc_orchestration.resources.lake import INCOMING_DIR, LocalLakeStorage
-from wdc_orchestration.run_window import RunWindow
 
 ORDERS = next(e for e in ENTITIES if e.name == "orders")
 DAYS = [dt.date(2026, 11, 1), dt.date(2026, 11, 2)]

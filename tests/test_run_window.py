@@ -11,8 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from wdc_orchestration.dbt_session_plugin import set_run_window
-from wdc_orchestration.run_window import (
+from wdc_orchestration.dbt.duckdb_plugins.session import set_run_window
+from wdc_orchestration.lakehouse.run_window import (
     MAX_DATE_ENV,
     MIN_DATE_ENV,
     RunWindow,

@@ -86,7 +86,7 @@ def test_a_run_fails_at_its_first_lake_step_naming_bucket_and_setting(
 ) -> None:
     """Without the CLI's preflight (a schedule's run, say): the raw landing steps fail with the
     one-line error, not retryable, and no dbt, check or publishing step runs after them."""
-    from wdc_orchestration.mesh import MESH_JOB, mesh_definitions
+    from wdc_orchestration.mesh.workspace import MESH_JOB, mesh_definitions
 
     lake_url, overrides, names = CASES["missing bucket"]
     with environment(_s3_env(tmp_path, s3, lake_url, **overrides)):

@@ -12,8 +12,6 @@ from collections.abc import Iterator
 import duckdb
 import pytest
 
-from wdc_orchestration.duckdb_extensions import ensure_extensions
-from wdc_orchestration.duckdb_setup import configure_s3
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.governance.pseudonymisation import (
     DEVELOPMENT_KEY,
@@ -21,6 +19,8 @@ from wdc_orchestration.governance.pseudonymisation import (
     PseudonymisationKeyError,
     pseudonymisation_key,
 )
+from wdc_orchestration.lakehouse.connection import configure_s3
+from wdc_orchestration.lakehouse.extensions import ensure_extensions
 from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
 from wdc_orchestration.settings import (
     MASK,
@@ -176,8 +176,8 @@ def test_a_catalog_that_cannot_be_attached_fails_without_its_password(
 ) -> None:
     """DuckDB's error repeats the whole connection string: what a step's failure in the Dagster
     UI, the portal's pages (a KPI that cannot be computed) and `wdc doctor` showed."""
-    from wdc_orchestration.doctor.services import check_catalog
     from wdc_orchestration.governance.product_reader import products_connection
+    from wdc_orchestration.ops.doctor.services import check_catalog
 
     with environment({"WDC_DUCKLAKE_CATALOG": _unreachable_catalog()}):
         settings = get_settings()

@@ -18,7 +18,7 @@ import domains.finance.simulator as finance
 import domains.logistics.simulator as logistics
 import domains.sales.simulator as sales
 from domains._shared import world
-from wdc_orchestration.generation.request import GenerationRequest, RawEntity
+from wdc_orchestration.raw.generation.request import GenerationRequest, RawEntity
 
 DAY_1, DAY_2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
 SF = 0.01
@@ -407,7 +407,7 @@ def test_the_platform_empties_the_cached_days_and_a_later_simulator_gets_the_sam
     from domains._shared.world import order_book
     from domains.finance.simulator import payment_book
     from domains.logistics.simulator import shipment_book
-    from wdc_orchestration.generation.day_cache import release_day_caches
+    from wdc_orchestration.raw.generation.day_cache import release_day_caches
 
     day = dt.date(2026, 11, 2)
     before = order_book(day, 0.01, 42)

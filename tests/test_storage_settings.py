@@ -1,6 +1,6 @@
 """The production settings, computed in one place (settings.py) and handed to DuckDB
-(duckdb_setup.py), dbt (its profile) and Dagster (the instance's dagster.yaml): pure helpers,
-checked without running anything, plus DuckDB itself accepting what they produce."""
+(lakehouse/connection.py), dbt (its profile) and Dagster (the instance's dagster.yaml): pure
+helpers, checked without running anything, plus DuckDB itself accepting what they produce."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import duckdb
 import pytest
 import yaml
 
-from wdc_orchestration.duckdb_extensions import ensure_extensions
-from wdc_orchestration.duckdb_setup import (
+from wdc_orchestration.lakehouse.connection import (
     DUCKLAKE_MAX_RETRY_COUNT,
     configure_duckdb,
     connection_config,
     s3_secret_sql,
 )
-from wdc_orchestration.mesh import INSTANCE_HEADER, dagster_home, instance_yaml
+from wdc_orchestration.lakehouse.extensions import ensure_extensions
+from wdc_orchestration.mesh.workspace import INSTANCE_HEADER, dagster_home, instance_yaml
 from wdc_orchestration.settings import (
     PROJECT_ROOT,
     SETTINGS_EDGES,
@@ -196,7 +196,7 @@ def test_run_monitoring_is_every_5_s_unless_the_environment_says_otherwise() -> 
 
 
 def test_a_readiness_check_looks_again_every_2_s_unless_the_environment_says_otherwise() -> None:
-    from wdc_orchestration.resources.registry import build_resources
+    from wdc_orchestration.mesh.resources import build_resources
 
     with environment({"WDC_UPSTREAM_POLL_SECONDS": ""}):
         assert get_settings().upstream_poll_seconds == 2.0

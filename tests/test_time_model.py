@@ -248,11 +248,11 @@ class TestALateCustomersDay:
     ) -> None:
         """The daemon's path: customers' day 3 published by a run of its own; sales' sensor then
         requests sales' daily job for day 3; finance's waits until sales published it."""
-        from wdc_orchestration.mesh import load_domain_specs
+        from wdc_orchestration.mesh.workspace import load_domain_specs
 
         lake = _copy(late_customers_day, tmp_path / "sensor")
         with environment(lake.env()):
-            from wdc_orchestration.domain import build_domain_definitions
+            from wdc_orchestration.mesh.domain import build_domain_definitions
 
             specs = {spec.name: spec for spec in load_domain_specs()}
             defs = {
@@ -320,13 +320,14 @@ class TestTheThrowAwayDagsterDev:
         session's one-day lake and catalog, not its instance: the instance is dagster dev's own,
         new). The next two days' ten daily jobs at once (a backfill beside the nightly, as the
         02:00 schedules launch a night's five). Every run succeeds: the dbt steps, not queued by
-        any pool, take turns at the writer lock (catalog_lock.py); the mesh equals the serial run.
+        any pool, take turns at the writer lock (lakehouse/catalog_lock.py); the mesh equals the
+        serial run.
 
         Nothing of the runs needs day 1's history in the instance: the readiness checks wait for
         the producers' publications of the run's own days (quality/upstream.py), the sensors
         judge the publications and finished runs of this instance. The first night on a new
         lake, five at once, is test_nightly.py's and test_grpc_workspace.py's."""
-        from wdc_orchestration.devserver import DagsterDev, launch_at_once
+        from devtools.devserver import DagsterDev, launch_at_once
 
         lake = _copy(
             prefix_root(tmp_path_factory, worker_id, 1),

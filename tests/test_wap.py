@@ -315,10 +315,10 @@ def test_a_first_publication_of_a_few_rows_creates_the_partitioned_table(tmp_pat
     table is created empty, partitioned, then filled."""
     import duckdb
 
-    from wdc_orchestration.duckdb_extensions import ensure_extensions
-    from wdc_orchestration.run_window import RunWindow
+    from wdc_orchestration.lakehouse.extensions import ensure_extensions
+    from wdc_orchestration.lakehouse.run_window import RunWindow
+    from wdc_orchestration.lakehouse.wap import AuditedTable, publish_window
     from wdc_orchestration.settings import get_settings
-    from wdc_orchestration.wap import AuditedTable, publish_window
 
     extensions = ensure_extensions(get_settings().duckdb_extension_dir)
     config = {"extension_directory": str(extensions), "autoinstall_known_extensions": False}

@@ -20,7 +20,7 @@ from wdc_orchestration.console.parser import (
     iso_date,
     scale_factor,
 )
-from wdc_orchestration.run_window import partition_day
+from wdc_orchestration.lakehouse.run_window import partition_day
 from wdc_orchestration.settings import PROJECT_ROOT, SettingsError
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def _materialize_request(args: argparse.Namespace) -> MaterializeRequest:
     if args.domains is not None and not domains:
         raise UsageError(f"--domains {args.domains!r} names no domain (leave it out for all)")
     if domains:
-        from wdc_orchestration.mesh import domain_modules
+        from wdc_orchestration.mesh.workspace import domain_modules
 
         unknown = sorted(set(domains) - set(domain_modules()))
         if unknown:
@@ -78,7 +78,7 @@ def materialize(args: argparse.Namespace) -> int:
     from wdc_orchestration.console.output import stdout_console
     from wdc_orchestration.console.progress import day_progress
     from wdc_orchestration.console.summary import print_summary
-    from wdc_orchestration.mesh import MESH_JOB, dagster_home, mesh_definitions
+    from wdc_orchestration.mesh.workspace import MESH_JOB, dagster_home, mesh_definitions
 
     # The lake was checked before the handler (touches_lake): a missing bucket, bad credentials
     # or a file where the folder should be fail before any run.
@@ -136,7 +136,7 @@ def _run_day(
     """One day of the mesh as one Dagster run, followed step by step; what it did."""
     from wdc_orchestration.console.progress import follow_run
     from wdc_orchestration.console.summary import day_result
-    from wdc_orchestration.mesh_run import log_day, run_day
+    from wdc_orchestration.mesh.run import log_day, run_day
 
     run_id = str(uuid.uuid4())  # known before the run starts, so its events can be followed
     progress.start_day(number, day, steps=len(job.graph.nodes))
@@ -156,8 +156,8 @@ def _rebuild_stale_consumers(
     import dataclasses
 
     from wdc_orchestration.console.progress import day_progress
-    from wdc_orchestration.dbt import load_manifest
-    from wdc_orchestration.mesh import MESH_JOB, domain_modules, mesh_definitions
+    from wdc_orchestration.dbt.project import load_manifest
+    from wdc_orchestration.mesh.workspace import MESH_JOB, domain_modules, mesh_definitions
     from wdc_orchestration.quality.late_upstream import stale_days
 
     domains = list(domain_modules())
@@ -217,7 +217,7 @@ def dagster_dev_command(passed: Sequence[str]) -> list[str]:
 def dev(args: argparse.Namespace) -> int:
     """`dagster dev` on the workspace, with the instance the CLI records its runs in; every
     other option goes to `dagster dev` as given."""
-    from wdc_orchestration.mesh import dagster_home
+    from wdc_orchestration.mesh.workspace import dagster_home
 
     os.environ["DAGSTER_HOME"] = str(dagster_home())
     command = dagster_dev_command(args.dagster_args)
@@ -268,8 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ui.set_defaults(handler=dev, dagster_args=[], passes_options_on=True)
 
-    from wdc_orchestration.doctor.cli import register as register_doctor
     from wdc_orchestration.governance.cli import register as register_governance
+    from wdc_orchestration.ops.doctor.cli import register as register_doctor
     from wdc_orchestration.quality.cli import register as register_quality
     from wdc_portal.cli import register as register_portal
 
@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     from wdc_orchestration.scaffold.cli import register as register_scaffold
 
     register_scaffold(commands)  # `wdc new-domain`
-    from wdc_orchestration.deploy_cli import register as register_deploy
+    from wdc_orchestration.ops.deploy_cli import register as register_deploy
 
     register_deploy(commands)  # `wdc instance`, `wdc grpc-workspace`
     return parser

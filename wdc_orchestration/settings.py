@@ -3,19 +3,20 @@ needs nothing set: a git-ignored lake folder in the project and a SQLite DuckLak
 
 One configuration path: `get_settings()` is read at the edges only, once, and what it returns is
 passed down; assets, sensors, checks, policies and the KPIs read their resources (the `settings`
-resource carries `Settings` itself, resources/registry.py) or take what they need as arguments.
+resource carries `Settings` itself, mesh/resources.py) or take what they need as arguments.
 The edges (`SETTINGS_EDGES`; tests/test_storage_settings.py holds the code to it):
 
 - the CLI entry points: `wdc` (cli.py), its quality, doctor, governance, product and deploy
   commands (quality/cli.py, quality/cli_support.py for `wdc materialize`'s enforcement,
-  doctor/cli.py, governance/cli.py, governance/product_cli.py, deploy_cli.py) and `wdc-portal`'s
+  doctor/cli.py, governance/cli.py, governance/product_cli.py, ops/deploy_cli.py) and `wdc-portal`'s
   (wdc_portal/cli.py);
-- the definitions: a code location's (domain.py: `build_domain_definitions`, and the pools it
-  assigns, `lakehouse_pool`), the whole mesh's for the CLI (mesh.py: `mesh_definitions`, and its
-  Dagster instance, `dagster_home`), their resources (resources/registry.py: `build_resources`),
-  and the dbt parse they are built from (dbt.py: `ensure_manifest`, when no runner's settings
-  are given);
-- the dbt-duckdb plugins (storage_dbt_plugin.py, dbt_session_plugin.py), which run inside dbt's
+- the definitions: a code location's (mesh/domain.py: `build_domain_definitions`, and the pools it
+  assigns, `lakehouse_pool`), the whole mesh's for the CLI (mesh/workspace.py: `mesh_definitions`,
+  and its Dagster instance, `dagster_home`), their resources (mesh/resources.py: `build_resources`),
+  and the dbt parse they are built from (dbt/project.py: `ensure_manifest`, when no runner's
+  settings are given);
+- the dbt-duckdb plugins (dbt/duckdb_plugins/storage.py, dbt/duckdb_plugins/session.py), which run
+inside dbt's
   invocation and can only read its environment, which `DbtRunner` sets for that invocation
   from its resource's settings (dbt.dbt_environment);
 - the portal's start (wdc_portal/context.py: `configure`).
@@ -122,7 +123,7 @@ def sensor_interval_seconds() -> int:
 
 
 def _env_scale_factor() -> float:
-    from wdc_orchestration.generation.volume import SCALE_FACTOR_RANGE, scale_factor_problem
+    from wdc_orchestration.raw.generation.volume import SCALE_FACTOR_RANGE, scale_factor_problem
 
     value = _env_float("WDC_SCALE_FACTOR", "1.0")
     if scale_factor_problem(value):
@@ -285,7 +286,7 @@ class Settings:
     def dbt_env(self) -> dict[str, str]:
         """The variables dbt's profile and sources read (dbt_project/profiles.yml). No secrets:
         these are fingerprinted for dbt's parse state and inherited by subprocesses; S3
-        credentials reach dbt's DuckDB through its storage plugin (duckdb_setup.py)."""
+        credentials reach dbt's DuckDB through its storage plugin (lakehouse/connection.py)."""
         return {
             "WDC_LAKE_URL": self.lake_url,
             "WDC_DUCKLAKE_CATALOG": self.ducklake_catalog,
@@ -316,17 +317,17 @@ SETTINGS_EDGES = frozenset(
         "wdc_orchestration.cli",
         "wdc_orchestration.quality.cli",
         "wdc_orchestration.quality.cli_support",
-        "wdc_orchestration.doctor.cli",
+        "wdc_orchestration.ops.doctor.cli",
         "wdc_orchestration.governance.cli",
         "wdc_orchestration.governance.product_cli",
-        "wdc_orchestration.deploy_cli",
+        "wdc_orchestration.ops.deploy_cli",
         "wdc_portal.cli",
-        "wdc_orchestration.domain",
-        "wdc_orchestration.mesh",
-        "wdc_orchestration.resources.registry",
-        "wdc_orchestration.dbt",
-        "wdc_orchestration.storage_dbt_plugin",
-        "wdc_orchestration.dbt_session_plugin",
+        "wdc_orchestration.mesh.domain",
+        "wdc_orchestration.mesh.workspace",
+        "wdc_orchestration.mesh.resources",
+        "wdc_orchestration.dbt.project",
+        "wdc_orchestration.dbt.duckdb_plugins.storage",
+        "wdc_orchestration.dbt.duckdb_plugins.session",
         "wdc_portal.context",
     }
 )

@@ -2,7 +2,7 @@
     keeps the product's name, `<domain>.<product>`, the stable SQL port that follows the latest
     major; an older version still served through its deprecation window is `<product>_v<major>`
     (dbt's own default for every version). The platform adds the view `<product>_v<latest>` on
-    the stable table (wap.py), so each major has its own name too. -#}
+    the stable table (lakehouse/wap.py), so each major has its own name too. -#}
 {% macro generate_alias_name(custom_alias_name=none, node=none) -%}
     {%- if custom_alias_name -%}
         {{ custom_alias_name | trim }}

@@ -2,8 +2,8 @@
     staging views, and the run's window of every table and incremental model, where the dbt tests
     and the platform's blocking checks read them. Only after they all passed does the platform
     publish the window into the domain's PUBLIC schema (`<domain>`, the SQL port consumers and
-    other domains read) in one DuckLake transaction (wdc_orchestration/wap.py). A failed run
-    leaves the public tables exactly as they were; its audit tables stay for inspection.
+    other domains read) in one DuckLake transaction (wdc_orchestration/lakehouse/wap.py). A failed
+    run leaves the public tables exactly as they were; its audit tables stay for inspection.
 
     Not dbt's default either way: that would prefix the target schema (`main_sales`), making the
     products' addresses depend on the target. Models without a custom schema fall back to the

@@ -1,8 +1,9 @@
 {#- The run window: the inclusive partition dates a run reads and replaces.
 
     The orchestrator sets it per invocation as DuckDB session variables (`wdc_min_date`,
-    `wdc_max_date`, set on every dbt cursor by wdc_orchestration/dbt_session_plugin.py from the
-    WDC_RUN_MIN_DATE / WDC_RUN_MAX_DATE environment variables). It is deliberately NOT a dbt var:
+    `wdc_max_date`, set on every dbt cursor by wdc_orchestration/dbt/duckdb_plugins/session.py from
+    the WDC_RUN_MIN_DATE / WDC_RUN_MAX_DATE environment variables). It is deliberately NOT a dbt
+    var:
     `--vars` changes dbt's parse state and forces a full re-parse on every invocation, while a
     session variable leaves the SQL text (and the partial-parse state) identical from day to day.
     DuckDB folds getvariable() to a constant when planning, so hive-partition pruning still reads

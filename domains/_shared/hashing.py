@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from wdc_orchestration.generation.request import stable_int
+from wdc_orchestration.raw.generation.request import stable_int
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)

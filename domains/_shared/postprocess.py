@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from domains._shared.defects import defects_for
-from wdc_orchestration.generation.request import GenerationRequest
+from wdc_orchestration.raw.generation.request import GenerationRequest
 
 Generator = Callable[[GenerationRequest], Iterator[pl.DataFrame]]
 

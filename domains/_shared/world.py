@@ -20,8 +20,8 @@ from domains._shared.columns import epoch_days, local_day_bounds_us
 from domains._shared.hashing import below, uniform, weighted_index
 from domains._shared.pools import EMAIL_DOMAIN_WEIGHTS, EMAIL_DOMAINS, colour_pool, name_pools
 from domains._shared.reference import CATEGORIES, PRODUCT_LINES, geography
-from wdc_orchestration.generation.day_cache import day_cache
-from wdc_orchestration.generation.request import EPOCH, GenerationRequest
+from wdc_orchestration.raw.generation.day_cache import day_cache
+from wdc_orchestration.raw.generation.request import EPOCH, GenerationRequest
 
 _T = TypeVar("_T")
 

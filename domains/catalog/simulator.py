@@ -27,7 +27,7 @@ from domains._shared.world import (
     product_prices_cents,
     product_stock,
 )
-from wdc_orchestration.generation.request import GenerationRequest, RawEntity
+from wdc_orchestration.raw.generation.request import GenerationRequest, RawEntity
 
 # The ERP's nightly price and stock job runs in the early local morning (00:00..06:00).
 _PRICE_JOB_WINDOW_S = 6 * 3_600

@@ -18,7 +18,7 @@ from domains._shared.world import (
     customer_count,
     email_domains,
 )
-from wdc_orchestration.generation.request import GenerationRequest, RawEntity
+from wdc_orchestration.raw.generation.request import GenerationRequest, RawEntity
 
 
 def generate_customers(request: GenerationRequest) -> Iterator[pl.DataFrame]:

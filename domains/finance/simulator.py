@@ -13,8 +13,8 @@ from domains._shared.columns import chunk_bounds, labels, local_day_bounds_us, m
 from domains._shared.hashing import weighted_index
 from domains._shared.postprocess import with_postprocess
 from domains._shared.world import daily_id_base, freeze_arrays, order_book
-from wdc_orchestration.generation.day_cache import day_cache
-from wdc_orchestration.generation.request import GenerationRequest, RawEntity
+from wdc_orchestration.raw.generation.day_cache import day_cache
+from wdc_orchestration.raw.generation.request import GenerationRequest, RawEntity
 
 METHODS = ("pix", "boleto", "cartao")
 METHOD_WEIGHTS = (0.40, 0.15, 0.45)

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from domains.logistics.simulator import ENTITIES
-from wdc_orchestration.domain import DomainSpec, build_domain_definitions
+from wdc_orchestration.mesh.domain import DomainSpec, build_domain_definitions
 
 SPEC = DomainSpec(
     name="logistics",

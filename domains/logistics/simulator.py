@@ -16,8 +16,8 @@ from domains._shared.hashing import weighted_index
 from domains._shared.postprocess import with_postprocess
 from domains._shared.reference import CARRIER_SERVICES, DISTRIBUTION_CENTRE, geography, sla_days
 from domains._shared.world import daily_id_base, freeze_arrays, order_book
-from wdc_orchestration.generation.day_cache import day_cache
-from wdc_orchestration.generation.request import GenerationRequest, RawEntity
+from wdc_orchestration.raw.generation.day_cache import day_cache
+from wdc_orchestration.raw.generation.request import GenerationRequest, RawEntity
 
 EVENT_STATUSES = ("postado", "em_transito", "saiu_para_entrega", "entregue")
 POSTADO, EM_TRANSITO, SAIU, ENTREGUE = range(4)

@@ -9,7 +9,7 @@ import polars as pl
 from domains._shared.columns import chunk_bounds, labels, money, timestamps
 from domains._shared.postprocess import with_postprocess
 from domains._shared.world import CHANNELS, ORDER_STATUSES, OrderBook, order_book_for
-from wdc_orchestration.generation.request import GenerationRequest, RawEntity
+from wdc_orchestration.raw.generation.request import GenerationRequest, RawEntity
 
 
 def generate_orders(request: GenerationRequest) -> Iterator[pl.DataFrame]:

@@ -39,7 +39,7 @@ def iso_date(value: str) -> dt.date:
 
 def scale_factor(value: str) -> float:
     """An argparse `type` for a simulation volume the simulators can make (one-line error)."""
-    from wdc_orchestration.generation.volume import SCALE_FACTOR_RANGE, scale_factor_problem
+    from wdc_orchestration.raw.generation.volume import SCALE_FACTOR_RANGE, scale_factor_problem
 
     try:
         number = float(value)

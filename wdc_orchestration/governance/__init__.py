@@ -1,6 +1,6 @@
 """Federated governance as code: data product descriptors (contracts), the five policies over
 the dbt manifest, the descriptors and the data, publishing of the products' file ports, and the
-catalog. `governance_definitions(spec)` is the domain plugin that adds it to every domain."""
+catalog. `governance_definitions(spec)` is the domain capability that adds it to every domain."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import dagster as dg
 
-    from wdc_orchestration.domain_spec import DomainSpec
+    from wdc_orchestration.mesh.spec import DomainSpec
 
 
 def governance_definitions(spec: DomainSpec) -> dg.Definitions:

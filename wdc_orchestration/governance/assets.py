@@ -1,5 +1,5 @@
-"""The governance plugin's Dagster side, for one domain: per product, the publishing asset of its
-file port; per domain with personal raw data, the raw purge job. (The policies judge each run's
+"""The governance capability's Dagster side, for one domain: per product, the publishing asset of
+its file port; per domain with personal raw data, the raw purge job. (The policies judge each run's
 audited rows inside the domain's dbt step, before anything is published: audit_gate.py.)
 
 Asset keys: the dbt product is `[<domain>, <product>]` (its DuckLake table, the SQL port); its
@@ -13,8 +13,6 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from wdc_orchestration.domain_spec import DomainSpec
-from wdc_orchestration.faults import retry_transient
 from wdc_orchestration.governance.catalog_metadata import product_metadata
 from wdc_orchestration.governance.descriptor import (
     Classification,
@@ -33,7 +31,9 @@ from wdc_orchestration.governance.publishing import (
     published_contract,
 )
 from wdc_orchestration.governance.purge import purge_raw
-from wdc_orchestration.partitions import daily_partitions
+from wdc_orchestration.lakehouse.faults import retry_transient
+from wdc_orchestration.mesh.partitions import daily_partitions
+from wdc_orchestration.mesh.spec import DomainSpec
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
 
@@ -124,8 +124,9 @@ def _publish_previous_major(
     current: ProductDescriptor,
 ) -> Publication | None:
     """Through the deprecation window the older major is built too (dbt model versions, table
-    `<name>_v<major>`, wap.py): its file port `v<major>/` gets the same day, checked against the
-    last contract published at that major. None when there is no older major being served."""
+    `<name>_v<major>`, lakehouse/wap.py): its file port `v<major>/` gets the same day, checked
+    against the last contract published at that major. None when there is no older major being
+    served."""
     deprecation = current.deprecation
     if deprecation is None or dt.date.today() > deprecation.until:
         return None
@@ -185,7 +186,7 @@ def build_purge_job(domain: str, entities: dict[str, str]) -> dg.JobDefinition:
 
 
 def build_governance_definitions(spec: DomainSpec) -> dg.Definitions:
-    """The governance capability for one domain (a domain plugin; resources come from the core):
+    """The governance capability for one domain (a domain capability; resources come from the core):
     the Parquet ports' publishing, the raw purge job. The policies are the dbt step's audit gate
     (audit_gate.py)."""
     descriptors = list(load_descriptors(domain=spec.name).values())

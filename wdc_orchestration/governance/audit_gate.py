@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from wdc_orchestration.domain_spec import AuditContext, AuditGate, DomainSpec
 from wdc_orchestration.governance.descriptor import ProductDescriptor, load_descriptors
 from wdc_orchestration.governance.policies import (
     BLOCKING_POLICIES,
@@ -21,6 +20,7 @@ from wdc_orchestration.governance.policies import (
 )
 from wdc_orchestration.governance.publishing import published_contract
 from wdc_orchestration.governance.violations import Policy
+from wdc_orchestration.mesh.spec import AuditContext, AuditGate, DomainSpec
 from wdc_orchestration.resources.lake import LakeStorage
 
 POLICY_DESCRIPTIONS = {

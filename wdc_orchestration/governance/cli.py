@@ -97,7 +97,7 @@ def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
 
 def policy_check(args: argparse.Namespace) -> int:
     """One line per violation on stdout (product: rule: why -> fix); non-zero when any."""
-    from wdc_orchestration.dbt_runner import DbtRunError
+    from wdc_orchestration.dbt.runner import DbtRunError
 
     try:
         violations, context = _violations(args)
@@ -142,7 +142,7 @@ def catalog(args: argparse.Namespace) -> int:
 def policy_iam(args: argparse.Namespace) -> int:
     from wdc_orchestration.governance.descriptor import load_descriptors
     from wdc_orchestration.governance.iam import all_policies, write_policies
-    from wdc_orchestration.mesh import domain_modules
+    from wdc_orchestration.mesh.workspace import domain_modules
     from wdc_orchestration.settings import get_settings
 
     bucket, prefix = args.bucket, args.prefix

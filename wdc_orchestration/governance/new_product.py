@@ -108,7 +108,7 @@ def model_columns(node: Mapping[str, Any], connect: Connect | None) -> list[Mode
     try:
         with connect() as conn:
             # a staging view reads its source's files from the session's read set
-            from wdc_orchestration.dbt_session_plugin import prepare_session
+            from wdc_orchestration.dbt.duckdb_plugins.session import prepare_session
 
             prepare_session(conn)
             rows = conn.execute(f"describe {relation}").fetchall()

@@ -69,15 +69,15 @@ def _manifest(args: argparse.Namespace) -> dict[str, Any]:
         if not target.exists():
             raise FileNotFoundError(f"no {target}: run `dbt parse` there or give --manifest")
         return json.loads(target.read_text())
-    from wdc_orchestration.dbt import load_manifest
+    from wdc_orchestration.dbt.project import load_manifest
 
     return load_manifest()
 
 
 def _lakehouse_connect():
     """A function opening a read-only lakehouse connection; None when there is no catalog."""
-    from wdc_orchestration.dbt_session_plugin import set_read_sets
-    from wdc_orchestration.raw_read_set import landed_sources, read_sets
+    from wdc_orchestration.dbt.duckdb_plugins.session import set_read_sets
+    from wdc_orchestration.raw.read_set import landed_sources, read_sets
     from wdc_orchestration.resources.lake import lake_storage_from_settings
     from wdc_orchestration.resources.lakehouse import lakehouse_from_settings
     from wdc_orchestration.settings import get_settings
@@ -91,7 +91,7 @@ def _lakehouse_connect():
     @contextmanager
     def connect() -> Iterator[duckdb.DuckDBPyConnection]:
         # A staging view reads its raw files through the read-set session variables the dbt
-        # plugin sets (raw_read_set.py): set them as a plain dbt run would (every landed day),
+        # plugin sets (raw/read_set.py): set them as a plain dbt run would (every landed day),
         # or describing the view fails on a NULL file list.
         lake = lake_storage_from_settings(settings)
         with lakehouse.get_connection() as conn:

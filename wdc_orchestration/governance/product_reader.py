@@ -29,10 +29,10 @@ import pandas as pd
 from sqlglot import exp, parse
 from sqlglot.errors import SqlglotError
 
-from wdc_orchestration.duckdb_extensions import ensure_extensions
-from wdc_orchestration.duckdb_setup import attach_ducklake, configure_s3
 from wdc_orchestration.governance.descriptor import ProductDescriptor
 from wdc_orchestration.governance.publications import list_publications
+from wdc_orchestration.lakehouse.connection import attach_ducklake, configure_s3
+from wdc_orchestration.lakehouse.extensions import ensure_extensions
 from wdc_orchestration.settings import S3Settings, Settings, is_remote
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """The DuckLake port's history: every publication of a product is a DuckLake snapshot (the commit
-of the dbt step's write-audit-publish transaction, wap.py), so a consumer can read the product as
-it was published at any of them:
+of the dbt step's write-audit-publish transaction, lakehouse/wap.py), so a consumer can read the
+product as it was published at any of them:
 
     SELECT * FROM lakehouse.sales.fct_orders AT (VERSION => 42);
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from wdc_orchestration.wap import publications
+from wdc_orchestration.lakehouse.wap import publications
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ import base64
 
 import dagster as dg
 
-from wdc_orchestration.domain import DomainSpec, lakehouse_pool
 from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.governance.product_reader import ProductReader
 from wdc_orchestration.kpis.spec import KpiSpec, load_kpis
-from wdc_orchestration.partitions import daily_partitions
+from wdc_orchestration.mesh.domain import DomainSpec, lakehouse_pool
+from wdc_orchestration.mesh.partitions import daily_partitions
 from wdc_orchestration.settings import Settings
 
 CHART_KEY = "wdc/kpi_chart"
@@ -68,6 +68,6 @@ def build_kpi_asset(spec: KpiSpec, owner: str) -> dg.AssetsDefinition:
 
 
 def build_kpi_definitions(spec: DomainSpec) -> dg.Definitions:
-    """The KPI capability for one domain (a domain plugin; resources come from the core)."""
+    """The KPI capability for one domain (a domain capability; resources come from the core)."""
     kpis = load_kpis(load_descriptors(), domain=spec.name)
     return dg.Definitions(assets=[build_kpi_asset(kpi, spec.owner) for kpi in kpis])

@@ -55,9 +55,14 @@ def retry_command(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from wdc_orchestration.dbt import load_manifest
-    from wdc_orchestration.mesh import MESH_JOB, dagster_home, domain_modules, mesh_definitions
-    from wdc_orchestration.mesh_run import log_day, run_day
+    from wdc_orchestration.dbt.project import load_manifest
+    from wdc_orchestration.mesh.run import log_day, run_day
+    from wdc_orchestration.mesh.workspace import (
+        MESH_JOB,
+        dagster_home,
+        domain_modules,
+        mesh_definitions,
+    )
     from wdc_orchestration.quality.incidents import save_incident
     from wdc_orchestration.quality.retry import (
         Retry,
@@ -147,7 +152,7 @@ def _reland(lake: LakeStorage, domain: str, day: dt.date) -> list[str]:
     """Move the domain's landed raw day of every entity aside, so the retry lands it again from
     the source; the prefixes it went to."""
     from wdc_orchestration.quality.quarantine import quarantine_partition
-    from wdc_orchestration.raw_read_set import RAW_ROOT
+    from wdc_orchestration.raw.read_set import RAW_ROOT
 
     reland_id = "reland-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     entities = sorted({key.split("/")[2] for key in lake.list_keys(f"{RAW_ROOT}/{domain}/")})

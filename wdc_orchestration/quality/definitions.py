@@ -1,12 +1,12 @@
-"""The quality plugin: every domain gets its raw gate (checks), the cross-domain reference checks,
-and its sensors. Resources come from the core (`lake`, `lakehouse`)."""
+"""The quality capability: every domain gets its raw gate (checks), the cross-domain reference
+checks, and its sensors. Resources come from the core (`lake`, `lakehouse`)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from wdc_orchestration.dbt import load_manifest
-from wdc_orchestration.domain_spec import DomainSpec
+from wdc_orchestration.dbt.project import load_manifest
+from wdc_orchestration.mesh.spec import DomainSpec
 from wdc_orchestration.quality.raw_gate import build_raw_gate, build_references_check
 from wdc_orchestration.quality.rules import rules_for
 from wdc_orchestration.quality.sensors import build_quarantine_sensor, build_run_failure_sensor

@@ -22,13 +22,13 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 
+from wdc_orchestration.lakehouse.run_window import partition_day
 from wdc_orchestration.quality.incidents import Incident, load_incident, save_incident
 from wdc_orchestration.quality.notifier import Notifier
 from wdc_orchestration.quality.quarantine import quarantine_partition
 from wdc_orchestration.quality.raw_gate import FAILED_PARTITIONS, ROWS_AFFECTED, UPSTREAM_MISSING
-from wdc_orchestration.raw_read_set import MANIFEST_NAME, partition_prefix
+from wdc_orchestration.raw.read_set import MANIFEST_NAME, partition_prefix
 from wdc_orchestration.resources.lake import LakeStorage
-from wdc_orchestration.run_window import partition_day
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ CHECK_EVALUATION = DagsterEventType.ASSET_CHECK_EVALUATION
 
 def run_partitions(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     """The days a run covered, from its tags."""
-    from wdc_orchestration.partitions import daily_partitions
+    from wdc_orchestration.mesh.partitions import daily_partitions
 
     run = instance.get_run_by_id(run_id)
     tags = run.tags if run else {}

@@ -16,12 +16,12 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from wdc_orchestration.generation.request import FileFormat
-from wdc_orchestration.partitions import MESH_TIMEZONE
+from wdc_orchestration.lakehouse.run_window import partition_day
+from wdc_orchestration.mesh.partitions import MESH_TIMEZONE
 from wdc_orchestration.quality.rules import RawRules
-from wdc_orchestration.raw_read_set import MANIFEST_NAME, partition_prefix, verify_day
+from wdc_orchestration.raw.generation.request import FileFormat
+from wdc_orchestration.raw.read_set import MANIFEST_NAME, partition_prefix, verify_day
 from wdc_orchestration.resources.lake import LakeStorage, LocalLakeStorage
-from wdc_orchestration.run_window import partition_day
 
 FILES = "files_match_manifest"
 SCHEMA = "raw_schema_matches_staging"
@@ -223,7 +223,7 @@ def check_files(
     lake: LakeStorage, rules: RawRules, file_format: FileFormat, day: str
 ) -> tuple[Finding, bool]:
     """The day's folder holds exactly the files its manifest lists, unchanged (what staging reads,
-    raw_read_set.py); and whether the day landed at all."""
+    raw/read_set.py); and whether the day landed at all."""
     state = verify_day(lake, rules.domain, rules.entity, partition_day(day))
     if not state.landed:
         stray = f"; files without a manifest: {list(state.unexpected)}" if state.unexpected else ""

@@ -1,7 +1,7 @@
 """Late data: a producer's day published after its consumers built (or tried to build) that day
 rebuilds the consumers' day, and theirs downstream.
 
-Every model reads only its run's days (raw_read_set.py), and a consumer's day D reads the
+Every model reads only its run's days (raw/read_set.py), and a consumer's day D reads the
 producers' products as of D (the as-of join of a state product, the same day of a fact). So a
 consumer's day D is right exactly when its dbt step ran after every product it reads was
 published for D. When a producer publishes D later than that — a source system's export of D that
@@ -21,7 +21,7 @@ consumer's latest run that planned to build D (its dbt assets reading the produc
 
 Two paths use this: the daemon, where each consuming domain has a `<domain>_late_upstream`
 sensor over its upstream products' publications, and `wdc materialize`, which after its days
-rebuilds the stale consumer days it left behind (mesh_run.py)."""
+rebuilds the stale consumer days it left behind (mesh/run.py)."""
 
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ from dagster._core.definitions.unresolved_asset_job_definition import (
     UnresolvedAssetJobDefinition,  # what define_asset_job returns; dagster exports no alias
 )
 
-from wdc_orchestration.day_fingerprints import FINGERPRINTS_METADATA
-from wdc_orchestration.dbt import domain_of, translator
+from wdc_orchestration.dbt.project import domain_of, translator
 from wdc_orchestration.governance.manifest import raw_entities
+from wdc_orchestration.lakehouse.day_fingerprints import FINGERPRINTS_METADATA
 from wdc_orchestration.quality.raw_gate import UPSTREAM_MISSING
 from wdc_orchestration.quality.upstream import readiness_check_name, upstream_products
 from wdc_orchestration.settings import sensor_interval_seconds
@@ -164,7 +164,8 @@ def reads_of(manifest: Mapping[str, Any], consumer: str) -> list[Reads]:
 
 
 def fingerprint(record: EventLogRecord, day: str) -> str | None:
-    """What a publication holds of `day` for its consumers (day_fingerprints.py), or None."""
+    """What a publication holds of `day` for its consumers (lakehouse/day_fingerprints.py), or
+    None."""
     materialization = record.asset_materialization
     value = materialization.metadata.get(FINGERPRINTS_METADATA) if materialization else None
     data = getattr(value, "data", None)

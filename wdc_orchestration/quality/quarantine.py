@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from wdc_orchestration.raw import MANIFEST_NAME, partition_prefix
+from wdc_orchestration.raw.assets import MANIFEST_NAME, partition_prefix
 from wdc_orchestration.resources.lake import LakeStorage
 
 log = logging.getLogger(__name__)

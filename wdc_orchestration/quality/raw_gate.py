@@ -8,10 +8,10 @@ from contextlib import ExitStack
 import dagster as dg
 import duckdb
 
-from wdc_orchestration.duckdb_setup import connect_duckdb
-from wdc_orchestration.faults import retry_transient
-from wdc_orchestration.generation.request import RawEntity
-from wdc_orchestration.partitions import daily_partitions
+from wdc_orchestration.lakehouse.connection import connect_duckdb
+from wdc_orchestration.lakehouse.faults import retry_transient
+from wdc_orchestration.lakehouse.run_window import partition_day, run_window_of
+from wdc_orchestration.mesh.partitions import daily_partitions
 from wdc_orchestration.quality.evaluate import (
     FILES,
     KEYS,
@@ -34,11 +34,11 @@ from wdc_orchestration.quality.evaluate import (
 )
 from wdc_orchestration.quality.incidents import INCIDENTS_PREFIX
 from wdc_orchestration.quality.rules import RawRules, Reference
-from wdc_orchestration.raw import MANIFEST_NAME, partition_prefix, raw_asset_key
+from wdc_orchestration.raw.assets import MANIFEST_NAME, partition_prefix, raw_asset_key
+from wdc_orchestration.raw.generation.request import RawEntity
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
 from wdc_orchestration.resources.upstream import UpstreamWait
-from wdc_orchestration.run_window import partition_day, run_window_of
 from wdc_orchestration.settings import Settings
 
 # Metadata the quarantine sensor reads from a failed check.
@@ -70,7 +70,7 @@ def run_partition_keys(context: dg.AssetCheckExecutionContext) -> list[str]:
 
 
 def file_key(rules: RawRules, entity: RawEntity, day: str) -> str:
-    from wdc_orchestration.generation.writer import EXTENSIONS
+    from wdc_orchestration.raw.generation.writer import EXTENSIONS
 
     prefix = partition_prefix(rules.domain, entity.name, partition_day(day))
     return f"{prefix}/{entity.name}.{EXTENSIONS[entity.file_format]}"

@@ -78,7 +78,7 @@ def open_incidents(lake: LakeStorage, domain: str, day: dt.date) -> list[Inciden
 def consumers_of(domain: str, manifest: Mapping[str, Any]) -> list[str]:
     """The domains whose models read `domain`'s products, directly or not (from the dbt graph),
     in dependency order: they must be rebuilt for a day `domain` rebuilt."""
-    from wdc_orchestration.dbt import domain_of
+    from wdc_orchestration.dbt.project import domain_of
 
     nodes = manifest["nodes"]
     reads: dict[str, set[str]] = {}

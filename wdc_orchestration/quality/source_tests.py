@@ -12,12 +12,12 @@ from typing import Any
 
 import dagster as dg
 
-from wdc_orchestration.dbt_runner import DbtRunner
-from wdc_orchestration.domain_spec import DomainSpec
-from wdc_orchestration.faults import retry_requested, transient_line
+from wdc_orchestration.dbt.runner import DbtRunner
+from wdc_orchestration.lakehouse.faults import retry_requested, transient_line
+from wdc_orchestration.lakehouse.run_window import RunWindow
+from wdc_orchestration.mesh.spec import DomainSpec
 from wdc_orchestration.quality.raw_gate import FAILED_PARTITIONS, ROWS_AFFECTED, run_partition_keys
-from wdc_orchestration.raw import raw_asset_key
-from wdc_orchestration.run_window import RunWindow
+from wdc_orchestration.raw.assets import raw_asset_key
 
 
 def source_tests(manifest: Mapping[str, Any], domain: str) -> list[dict[str, Any]]:
@@ -81,8 +81,8 @@ def build_source_tests_check(
             if len(selected) == len(specs)
             else " ".join(spec.name for spec in selected)
         )
-        # The window reaches dbt as the dbt step's does (run_window.py): the tests' `where`
-        # reads only the run's days, of the files the manifests list (raw_read_set.py).
+        # The window reaches dbt as the dbt step's does (lakehouse/run_window.py): the tests'
+        # `where` reads only the run's days, of the files the manifests list (raw/read_set.py).
         run = dbt.run(
             ["test", "--select", select], step_log=context.log, window=window, sources=sources
         )

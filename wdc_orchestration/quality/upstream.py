@@ -18,8 +18,8 @@ from typing import Any
 
 import dagster as dg
 
-from wdc_orchestration.dbt import domain_of, translator
-from wdc_orchestration.domain_spec import DomainSpec
+from wdc_orchestration.dbt.project import domain_of, translator
+from wdc_orchestration.mesh.spec import DomainSpec
 from wdc_orchestration.quality.raw_gate import (
     FAILED_PARTITIONS,
     UPSTREAM_MISSING,

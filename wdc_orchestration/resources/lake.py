@@ -171,8 +171,8 @@ def lake_storage_from_settings(settings: Settings) -> LakeStorage:
 
     assert settings.s3 is not None  # computed for every s3:// lake (settings.py)
     bucket, _, prefix = settings.lake_url.removeprefix("s3://").partition("/")
-    # Endpoint and region as DuckDB gets them (duckdb_setup.py); credentials through boto3's own
-    # chain (AWS_* variables, profile, role), which DuckDB's secret mirrors.
+    # Endpoint and region as DuckDB gets them (lakehouse/connection.py); credentials through boto3's
+    # own chain (AWS_* variables, profile, role), which DuckDB's secret mirrors.
     return S3LakeStorage(
         bucket=bucket,
         prefix=prefix,

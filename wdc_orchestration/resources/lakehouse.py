@@ -9,9 +9,13 @@ from pathlib import Path
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from wdc_orchestration.catalog_lock import catalog_writer
-from wdc_orchestration.duckdb_extensions import ensure_extensions
-from wdc_orchestration.duckdb_setup import attach_ducklake, configure_duckdb, connection_config
+from wdc_orchestration.lakehouse.catalog_lock import catalog_writer
+from wdc_orchestration.lakehouse.connection import (
+    attach_ducklake,
+    configure_duckdb,
+    connection_config,
+)
+from wdc_orchestration.lakehouse.extensions import ensure_extensions
 from wdc_orchestration.settings import (
     MASK,
     S3Settings,
@@ -27,7 +31,7 @@ LAKEHOUSE_ALIAS = "lakehouse"
 class DuckLakeResource(DuckDBResource):
     """DuckDBResource whose connections see the DuckLake catalog as `lakehouse` (the same catalog
     and data path dbt's profile attaches), with extensions from the project-local directory and,
-    for an `s3://` lake or data path, the S3 access dbt's DuckDB gets (duckdb_setup.py).
+    for an `s3://` lake or data path, the S3 access dbt's DuckDB gets (lakehouse/connection.py).
 
     No credential is a field (fields show in the UI and in run config): they are read from the
     environment when a connection opens, as dbt's plugin reads them. That includes a `password=`
@@ -45,7 +49,7 @@ class DuckLakeResource(DuckDBResource):
 
     def writer(self, pool: str, report: Callable[[str], None]) -> AbstractContextManager[float]:
         """The catalog's writer lock of `pool`, held by a step from its build to its publication
-        (catalog_lock.py: why the code enforces what an instance's pool limit may not)."""
+        (lakehouse/catalog_lock.py: why the code enforces what an instance's pool limit may not)."""
         return catalog_writer(self.catalog(), pool, report)
 
     def catalog(self) -> str:

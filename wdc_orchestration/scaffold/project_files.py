@@ -99,7 +99,7 @@ def dg_workspace_text(before: str, names: DomainNames) -> str:
 
 def grpc_workspace_text(before: str, names: DomainNames) -> str:
     """deploy/workspace.grpc.yaml with the domain's code server after the others (next port)."""
-    from wdc_orchestration.deploy import with_code_server
+    from wdc_orchestration.ops.deploy import with_code_server
 
     try:
         return with_code_server(before, names.domain, f"domains.{names.domain}.definitions")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from wdc_orchestration.lineage import ColumnRef, dbt_column_lineage
+from wdc_orchestration.dbt.lineage import ColumnRef, dbt_column_lineage
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ class LineageGraph:
 def compile_models(dbt_env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Unique id -> compiled SQL of every model, from `dbt compile` run in this process with
     `dbt_env` (default: the portal's settings, wdc_portal/context.py)."""
-    from wdc_orchestration.dbt import DBT_TARGET, dbt_project
-    from wdc_orchestration.dbt_runner import DbtRunner
+    from wdc_orchestration.dbt.project import DBT_TARGET, dbt_project
+    from wdc_orchestration.dbt.runner import DbtRunner
 
     if dbt_env is None:
         from wdc_portal.context import portal
@@ -59,7 +59,7 @@ def compile_models(dbt_env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def build_graph(manifest: Mapping[str, Any], compiled: Mapping[str, str]) -> LineageGraph:
-    from wdc_orchestration.dbt import domain_of
+    from wdc_orchestration.dbt.project import domain_of
 
     labels, kinds = {}, {}
     for unique_id, node in manifest["sources"].items():
@@ -81,7 +81,7 @@ def lineage_graph() -> LineageGraph:
     global _GRAPH
     with _GRAPH_LOCK:
         if _GRAPH is None:
-            from wdc_orchestration.dbt import load_manifest
+            from wdc_orchestration.dbt.project import load_manifest
 
             _GRAPH = build_graph(load_manifest(), compile_models())
             log.info("column lineage of %d models computed", len(_GRAPH.edges))

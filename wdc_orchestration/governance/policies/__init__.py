@@ -36,8 +36,8 @@ from wdc_orchestration.governance.policies.versioning import check_versioning
 from wdc_orchestration.governance.pseudonymisation import PSEUDONYM_PATTERN
 from wdc_orchestration.governance.scanner import scan_relation
 from wdc_orchestration.governance.violations import Policy, Violation
+from wdc_orchestration.lakehouse.run_window import RunWindow
 from wdc_orchestration.resources.lake import LakeStorage
-from wdc_orchestration.run_window import RunWindow
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def load_inputs(
     descriptors = load_descriptors(domains_dir)
     raw_retention = load_raw_retention(domains_dir)
     if manifest is None:
-        from wdc_orchestration.dbt import load_manifest
+        from wdc_orchestration.dbt.project import load_manifest
 
         manifest = load_manifest()
     if grants is None:

@@ -30,8 +30,8 @@ def _owner_label(node: Mapping[str, Any], nodes: Mapping[str, Any]) -> str:
 
 
 def _retired(parent: Mapping[str, Any], today: dt.date) -> bool:
-    """An older major of a versioned product past its deprecation date: wap.py has dropped its
-    relation (a ref pinned to a major that does not exist at all fails dbt's parse instead)."""
+    """An older major of a versioned product past its deprecation date: lakehouse/wap.py has dropped
+    its relation (a ref pinned to a major that does not exist at all fails dbt's parse instead)."""
     if parent.get("version") is None or is_latest_version(parent):
         return False
     until = parent.get("deprecation_date")

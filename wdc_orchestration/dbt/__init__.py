@@ -1,0 +1,1 @@
+"""dbt: the project and its manifest, the runner, lineage, the audited build."""

@@ -1,0 +1,1 @@
+"""dbt-duckdb plugins (profiles.yml): storage, governance, session."""

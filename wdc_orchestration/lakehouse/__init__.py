@@ -1,0 +1,1 @@
+"""DuckDB and DuckLake: connections, extensions, run window, WAP, locks, faults."""

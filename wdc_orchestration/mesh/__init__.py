@@ -1,0 +1,1 @@
+"""The mesh: domain spec and factory, resources, partitions, the workspace, runs."""

@@ -1,0 +1,1 @@
+"""Operating the platform: deploy (gRPC code servers, their workspace), doctor."""

@@ -1,0 +1,1 @@
+"""Raw data: generation, the landing zone, arrivals, the read set, raw assets."""
