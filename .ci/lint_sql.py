@@ -22,8 +22,9 @@ LINT_LAKE = PROJECT_ROOT / ".wdc" / "sqlfluff"
 def main() -> None:
     os.environ.update(isolated_lake_env(LINT_LAKE))
     from wdc_orchestration.dbt.project import export_dbt_env
+    from wdc_orchestration.settings import get_settings
 
-    export_dbt_env()
+    export_dbt_env(get_settings())
     from sqlfluff.cli.commands import cli
 
     sys.exit(cli())

@@ -58,9 +58,10 @@ def wipe_lake(root: Path) -> None:
 def prepare_manifest() -> float:
     """Parse the dbt project for this lake's settings once, before either path is timed."""
     from wdc_orchestration.dbt.project import ensure_manifest, export_dbt_env
+    from wdc_orchestration.settings import get_settings
 
     started = time.perf_counter()
-    export_dbt_env()
+    export_dbt_env(get_settings())
     ensure_manifest()
     return time.perf_counter() - started
 
@@ -81,7 +82,7 @@ def bare_day(
     from wdc_orchestration.resources.lake import LocalLakeStorage
     from wdc_orchestration.settings import get_settings
 
-    export_dbt_env()
+    export_dbt_env(get_settings())
     lake = LocalLakeStorage(root=get_settings().lake_url)
     started = time.perf_counter()
     rows = 0
@@ -136,12 +137,15 @@ def raw_gate(lake: Any, day: dt.date, domains: list[str] | None) -> None:
     from wdc_orchestration.quality.evaluate import WARN
     from wdc_orchestration.quality.raw_gate import evaluate_day, gate_checks
     from wdc_orchestration.quality.rules import rules_for
+    from wdc_orchestration.settings import get_settings
 
     manifest = load_manifest()
     for domain, entities in simulator_entities(domains).items():
         for entity in entities:
             rules = rules_for(manifest, domain, entity.name)
-            findings = evaluate_day(lake, rules, entity, day.isoformat(), gate_checks(rules))
+            findings = evaluate_day(
+                lake, rules, entity, day.isoformat(), gate_checks(rules), get_settings()
+            )
             failed = [f for f in findings if not f.passed and f.severity != WARN]
             if failed:
                 raise SystemExit(f"bare raw gate failed: {failed}")

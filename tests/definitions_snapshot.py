@@ -49,8 +49,8 @@ def snapshot_path(location: str) -> Path:
 @contextmanager
 def default_settings(root: Path) -> Iterator[None]:
     """The default settings (local lake, SQLite catalog) on a temporary lake under `root`, and
-    afterwards the environment exactly as it was: loading definitions exports dbt's settings into
-    `os.environ` (dbt.export_dbt_env), which must not leak into the next test."""
+    afterwards the environment exactly as it was (loading changes none of it,
+    test_definitions_snapshot.py holds it to that; the settings set here must not leak)."""
     # `.env` first (once per process, never overriding): read later, inside the block, it would
     # put its settings back.
     load_dotenv_once()

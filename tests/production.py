@@ -43,7 +43,7 @@ def production_env(
     root: Path, postgres: PostgresCluster, s3: S3Server, catalog: str, lake_url: str
 ) -> dict[str, str]:
     """What an operator sets (README, "Running in production"); every variable the platform
-    writes back (export_dbt_env, DAGSTER_HOME) is listed too, so `environment` restores it.
+    writes back (DAGSTER_HOME; bench's export_dbt_env) is listed too, so `environment` restores it.
     `catalog` is the DuckLake catalog's libpq string; the Dagster database is DAGSTER_PG_DB."""
     return {
         "WDC_LAKE_URL": lake_url,

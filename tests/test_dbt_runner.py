@@ -12,13 +12,16 @@ from tests.conftest import DAY_1, DAY_2, MeshLake
 from wdc_orchestration.dbt.project import DBT_TARGET
 from wdc_orchestration.dbt.runner import DbtRunner
 from wdc_orchestration.lakehouse.run_window import RunWindow, run_window_environment
-from wdc_orchestration.settings import DBT_PROJECT_DIR
+from wdc_orchestration.settings import DBT_PROJECT_DIR, get_settings
 
 
 @pytest.fixture(scope="module")
 def runner(two_days: MeshLake) -> DbtRunner:
     return DbtRunner(
-        project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), target=DBT_TARGET
+        project_dir=str(DBT_PROJECT_DIR),
+        profiles_dir=str(DBT_PROJECT_DIR),
+        target=DBT_TARGET,
+        env=get_settings().dbt_env(),
     )
 
 

@@ -328,7 +328,12 @@ def _run_catalog_day(
         resources={
             "lake": lake,
             "lakehouse": lakehouse_from_settings(settings),
-            "dbt": DbtRunner(project_dir=str(project), profiles_dir=str(project), target="local"),
+            "dbt": DbtRunner(
+                project_dir=str(project),
+                profiles_dir=str(project),
+                target="local",
+                env=settings.dbt_env(),
+            ),
             "simulation": SimulationResource(scale_factor=TEST_SCALE_FACTOR, seed=42),
         },
     )

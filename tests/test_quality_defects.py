@@ -144,6 +144,11 @@ def _storage() -> LocalLakeStorage:
     return LocalLakeStorage(root=get_settings().lake_url)
 
 
+def _sensor_resources() -> dict[str, object]:
+    """What the quality sensors take: the lake, and the settings (the alert log's folder)."""
+    return {"lake": _storage(), "settings": get_settings()}
+
+
 def _raw_state(kinds: list[str]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     lake = _storage()
     quarantined, left = {}, {}
@@ -208,7 +213,7 @@ def _tick_quarantine(domains: list[str], cursors: dict[str, str | None]) -> dict
     for domain in domains:
         sensor = build_quarantine_sensor(domain)
         with dg.build_sensor_context(
-            instance=instance, cursor=cursors.get(domain), resources={"lake": _storage()}
+            instance=instance, cursor=cursors.get(domain), resources=_sensor_resources()
         ) as context:
             sensor.evaluate_tick(context)
             cursors[domain] = context.cursor
@@ -218,7 +223,7 @@ def _tick_quarantine(domains: list[str], cursors: dict[str, str | None]) -> dict
         sensor = build_quarantine_sensor(domain)
         for cursor in (cursors[domain], cursors[domain], None):  # again, restart, lost cursor
             with dg.build_sensor_context(
-                instance=instance, cursor=cursor, resources={"lake": _storage()}
+                instance=instance, cursor=cursor, resources=_sensor_resources()
             ) as context:
                 sensor.evaluate_tick(context)
     seen["after_restarts"] = count()
@@ -506,7 +511,7 @@ def test_the_run_failure_sensor_records_a_failed_landing_once(matrix: Matrix) ->
             dagster_instance=instance,
             dagster_run=instance.get_run_by_id(result.run_id),
             dagster_event=failure,
-            resources={"lake": _storage()},
+            resources=_sensor_resources(),
         ).for_run_failure()
         sensor(context)
     (line,) = alerted()

@@ -33,6 +33,7 @@ from wdc_orchestration.quality.rules import RawRules
 from wdc_orchestration.raw.generation.request import GenerationRequest
 from wdc_orchestration.raw.generation.writer import write_chunks
 from wdc_orchestration.resources.lake import LocalLakeStorage
+from wdc_orchestration.settings import get_settings
 
 DAY = dt.date(2026, 11, 3)
 REQUEST = GenerationRequest(date=DAY, scale_factor=0.01)
@@ -141,7 +142,7 @@ def test_the_default_notifier_appends_to_a_log_file(
 ) -> None:
     monkeypatch.delenv("WDC_ALERT_WEBHOOK_URL", raising=False)
     monkeypatch.setenv("WDC_LOG_DIR", str(tmp_path))
-    notifier = notifier_from_env()
+    notifier = notifier_from_env(get_settings().log_dir)
     assert isinstance(notifier, LogFileNotifier)
     notifier.send(INCIDENT)
     (line,) = (tmp_path / "alerts.log").read_text().splitlines()
@@ -167,7 +168,7 @@ def test_a_webhook_url_makes_the_notifier_post_json(monkeypatch: pytest.MonkeyPa
     thread.start()
     try:
         monkeypatch.setenv("WDC_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
-        notifier = notifier_from_env()
+        notifier = notifier_from_env(get_settings().log_dir)
         assert isinstance(notifier, WebhookNotifier)
         notifier.send(INCIDENT)
     finally:

@@ -48,6 +48,7 @@ from wdc_orchestration.raw.read_set import MANIFEST_NAME, read_set, verify_day
 from wdc_orchestration.resources.lake import LocalLakeStorage
 from wdc_orchestration.resources.s3_lake import S3LakeStorage
 from wdc_orchestration.resources.simulation import SimulationResource
+from wdc_orchestration.settings import get_settings
 
 DAY_1, DAY_2 = dt.date(2026, 11, 1), dt.date(2026, 11, 2)
 LAKE_PREFIX = "mesh"
@@ -121,7 +122,11 @@ class Sensor:
                 build_raw_gate(rules_for(manifest, spec.name, e.name), e) for e in spec.raw_entities
             ],
             sensors=[self.sensor],
-            resources={"lake": lake, "simulation": SimulationResource(scale_factor=0.01)},
+            resources={
+                "lake": lake,
+                "simulation": SimulationResource(scale_factor=0.01),
+                "settings": get_settings(),
+            },
         )
 
     def tick(self, cursor: str | None) -> tuple[list[dg.RunRequest], str | None]:
@@ -219,7 +224,11 @@ def _materialize(
     return dg.materialize(
         [build_raw_asset(CUSTOMERS.name, CUSTOMERS.owner, entity), gate],
         partition_key=day.isoformat(),
-        resources={"lake": lake, "simulation": SimulationResource(scale_factor=0.01)},
+        resources={
+            "lake": lake,
+            "simulation": SimulationResource(scale_factor=0.01),
+            "settings": get_settings(),
+        },
         instance=instance,
         raise_on_error=False,
     )
@@ -277,7 +286,9 @@ def test_a_bad_arrival_fails_the_gate_and_is_quarantined(
     failed = {c.check_name for c in result.get_asset_check_evaluations() if not c.passed}
     assert "raw_schema_matches_staging" in failed
     # The domain's quarantine sensor acts on the failed gate, as the daemon would have it.
-    with dg.build_sensor_context(instance=instance, resources={"lake": lake}) as context:
+    with dg.build_sensor_context(
+        instance=instance, resources={"lake": lake, "settings": get_settings()}
+    ) as context:
         build_quarantine_sensor(CUSTOMERS.name).evaluate_tick(context)
 
     prefix = f"raw/customers/customers/date={DAY_2}"

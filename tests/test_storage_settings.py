@@ -4,6 +4,7 @@ helpers, checked without running anything, plus DuckDB itself accepting what the
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import duckdb
@@ -18,7 +19,15 @@ from wdc_orchestration.lakehouse.connection import (
 )
 from wdc_orchestration.lakehouse.extensions import ensure_extensions
 from wdc_orchestration.mesh.workspace import INSTANCE_HEADER, dagster_home, instance_yaml
-from wdc_orchestration.settings import S3Settings, SettingsError, environment, get_settings
+from wdc_orchestration.settings import (
+    PROJECT_ROOT,
+    SETTINGS_EDGES,
+    SETTINGS_INNER_LEFT,
+    S3Settings,
+    SettingsError,
+    environment,
+    get_settings,
+)
 
 _AWS_UNSET = {
     name: ""
@@ -109,7 +118,12 @@ def test_duckdb_takes_the_secret_and_every_cursor_sees_it() -> None:
         AWS_SESSION_TOKEN="t0ken",
     )
     with duckdb.connect(config=connection_config(settings)) as con:
-        configure_duckdb(con, catalog="postgres:dbname=x host=127.0.0.1", s3=s3)
+        configure_duckdb(
+            con,
+            catalog="postgres:dbname=x host=127.0.0.1",
+            s3=s3,
+            temp_root=settings.duckdb_temp_dir,
+        )
         cursor = con.cursor()  # what dbt-duckdb gives every node
         secret = _secret(cursor)
         retries = cursor.execute("select current_setting('ducklake_max_retry_count')").fetchone()
@@ -143,7 +157,7 @@ def test_without_an_access_key_the_aws_credential_chain_provides_it(tmp_path: Pa
         s3 = S3Settings.from_env()
         assert "PROVIDER credential_chain" in s3_secret_sql(s3)
         with duckdb.connect(config=connection_config(settings)) as con:
-            configure_duckdb(con, catalog=None, s3=s3)
+            configure_duckdb(con, catalog=None, s3=s3, temp_root=settings.duckdb_temp_dir)
             secret = _secret(con)
     assert (secret["provider"], secret["key_id"]) == ("credential_chain", "AKIAFROMPROFILE")
 
@@ -224,3 +238,28 @@ def test_wdc_rewrites_its_own_instance_file_and_leaves_an_operators_alone(tmp_pa
         config.write_text("# mine\ntelemetry:\n  enabled: false\n")
         dagster_home()
     assert config.read_text() == "# mine\ntelemetry:\n  enabled: false\n"
+
+
+def _modules_calling(function: str) -> set[str]:
+    """The platform's modules (wdc_orchestration, domains, wdc_portal) that call `function`."""
+    callers = set()
+    for package in ("wdc_orchestration", "domains", "wdc_portal"):
+        for path in (PROJECT_ROOT / package).rglob("*.py"):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name == function:
+                    module = path.relative_to(PROJECT_ROOT).with_suffix("").parts
+                    callers.add(".".join(module[:-1] if module[-1] == "__init__" else module))
+    return callers
+
+
+def test_the_settings_are_read_at_the_declared_edges_only() -> None:
+    """One configuration path (issue 22): get_settings() is called by the edges settings.py
+    declares (CLI entry points, the definitions and their resources, the dbt-duckdb plugins,
+    the portal's start) and the inner modules it names as left; everything else is handed its
+    settings or reads its resource."""
+    assert not SETTINGS_EDGES & SETTINGS_INNER_LEFT
+    assert _modules_calling("get_settings") == SETTINGS_EDGES | SETTINGS_INNER_LEFT

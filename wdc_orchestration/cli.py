@@ -21,6 +21,7 @@ from wdc_orchestration.console.parser import (
     scale_factor,
 )
 from wdc_orchestration.governance.cli import register as register_governance
+from wdc_orchestration.lakehouse.run_window import partition_day
 from wdc_orchestration.logs import configure_logging
 from wdc_orchestration.ops.deploy_cli import register as register_deploy
 from wdc_orchestration.ops.doctor.cli import register as register_doctor
@@ -191,7 +192,7 @@ def _rebuild_stale_consumers(
                 result = _run_day(
                     job,
                     instance,
-                    dt.date.fromisoformat(day),
+                    partition_day(day),
                     run_config,
                     progress,
                     number,
@@ -207,8 +208,11 @@ def _pointers() -> Pointers:
     from wdc_orchestration.quality.incidents import INCIDENTS_PREFIX
     from wdc_orchestration.resources.lake import lake_storage_from_settings
 
-    lake = lake_storage_from_settings(get_settings())
-    return Pointers(log_file=str(configure_logging()), incidents=lake.url(INCIDENTS_PREFIX))
+    settings = get_settings()
+    lake = lake_storage_from_settings(settings)
+    return Pointers(
+        log_file=str(configure_logging(settings.log_dir)), incidents=lake.url(INCIDENTS_PREFIX)
+    )
 
 
 # `dagster dev` options that choose what to load: given any, `wdc dev` adds no `-w`.
@@ -306,7 +310,7 @@ def _check_environment(args: argparse.Namespace) -> None:
 
     settings = get_settings()
     try:
-        configure_logging()
+        configure_logging(settings.log_dir, eager=True)
     except (FileExistsError, NotADirectoryError):
         raise UsageError(
             f"WDC_LOG_DIR={settings.log_dir}: a file is in the way of the folder; point "

@@ -7,22 +7,35 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
-from wdc_orchestration.settings import get_settings
-
 LOGGER_NAMES = ("wdc_orchestration", "domains")
 _FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
 
 
-def configure_logging(level: int = logging.INFO, log_dir: Path | None = None) -> Path:
-    """Send the platform's and the domains' loggers to `<log_dir>/wdc.log` (idempotent)."""
-    log_dir = log_dir or get_settings().log_dir
-    log_dir.mkdir(parents=True, exist_ok=True)
+class _LazyLogFile(RotatingFileHandler):
+    """A rotating log file whose folder and file are made when the first line is written, not
+    when it is configured: loading a code location's definitions creates nothing on disk."""
+
+    def __init__(self, log_file: Path) -> None:
+        super().__init__(log_file, maxBytes=20_000_000, backupCount=5, delay=True)
+
+    def _open(self):  # noqa: ANN202 - logging's own signature
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
+
+
+def configure_logging(log_dir: Path, level: int = logging.INFO, *, eager: bool = False) -> Path:
+    """Send the platform's and the domains' loggers to `<log_dir>/wdc.log` (idempotent). The
+    caller passes its settings' log folder (settings.py: the edges that read the settings). The
+    folder is made at the first line logged; `eager`: now (the CLI's preflight reports a file in
+    the way before any work starts)."""
+    if eager:
+        log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / "wdc.log"
     for name in LOGGER_NAMES:
         logger = logging.getLogger(name)
         logger.setLevel(level)
         if not any(getattr(h, "baseFilename", None) == str(log_file) for h in logger.handlers):
-            handler = RotatingFileHandler(log_file, maxBytes=20_000_000, backupCount=5)
+            handler = _LazyLogFile(log_file)
             handler.setFormatter(logging.Formatter(_FORMAT))
             logger.addHandler(handler)
     return log_file

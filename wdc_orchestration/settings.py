@@ -1,5 +1,30 @@
 """Where things live. Every setting comes from the environment (or `.env`) with a default that
-needs nothing set: a git-ignored lake folder in the project and a SQLite DuckLake catalog file."""
+needs nothing set: a git-ignored lake folder in the project and a SQLite DuckLake catalog file.
+
+One configuration path: `get_settings()` is read at the edges only, once, and what it returns is
+passed down; assets, sensors, checks, policies and the KPIs read their resources (the `settings`
+resource carries `Settings` itself, mesh/resources.py) or take what they need as arguments.
+The edges (`SETTINGS_EDGES`; tests/test_storage_settings.py holds the code to it):
+
+- the CLI entry points: `wdc` (cli.py), its quality, doctor, governance, product and deploy
+  commands (quality/cli.py, quality/cli_support.py for `wdc materialize`'s enforcement,
+  doctor/cli.py, governance/cli.py, governance/product_cli.py, ops/deploy_cli.py) and `wdc-portal`'s
+  (wdc_portal/cli.py);
+- the definitions: a code location's (mesh/domain.py: `build_domain_definitions`, and the pools it
+  assigns, lakehouse/catalog_lock.py: `lakehouse_pool`), the whole mesh's for the CLI
+  (mesh/workspace.py: `mesh_definitions`, and its Dagster instance, `dagster_home`), their
+  resources (mesh/resources.py: `build_resources`), and the dbt parse they are built from
+  (dbt/manifest.py: `ensure_manifest`, when no runner's settings are given);
+- the dbt-duckdb plugins (dbt/duckdb_plugins/storage.py, dbt/duckdb_plugins/session.py), which
+  run inside dbt's invocation and can only read its environment, which `DbtRunner` sets for that
+  invocation from its resource's settings (dbt/manifest.py: `dbt_environment`);
+- the portal's start (wdc_portal/context.py: `configure`).
+
+`SETTINGS_INNER_LEFT` names the one inner module still reading them itself (its caller is the
+dbt translator's metadata, changed elsewhere). Secrets are read from the environment when they
+are used, never a resource's field: S3Settings.from_env, `ducklake_catalog_from_env` (a masked
+catalog), the webhook URL and the pseudonymisation key.
+"""
 
 from __future__ import annotations
 
@@ -285,6 +310,32 @@ def is_postgres_catalog(catalog: str) -> bool:
     return catalog.startswith("postgres:")
 
 
+# The modules that call get_settings() (see the module docstring).
+SETTINGS_EDGES = frozenset(
+    {
+        "wdc_orchestration.cli",
+        "wdc_orchestration.quality.cli",
+        "wdc_orchestration.quality.cli_support",
+        "wdc_orchestration.ops.doctor.cli",
+        "wdc_orchestration.governance.cli",
+        "wdc_orchestration.governance.product_cli",
+        "wdc_orchestration.ops.deploy_cli",
+        "wdc_portal.cli",
+        "wdc_orchestration.mesh.domain",
+        "wdc_orchestration.lakehouse.catalog_lock",
+        "wdc_orchestration.mesh.workspace",
+        "wdc_orchestration.mesh.resources",
+        "wdc_orchestration.dbt.manifest",
+        "wdc_orchestration.dbt.duckdb_plugins.storage",
+        "wdc_orchestration.dbt.duckdb_plugins.session",
+        "wdc_portal.context",
+    }
+)
+# Inner modules still reading the settings themselves: the catalog metadata of a product (its
+# file port's URL), called by the dbt translator's get_metadata at load.
+SETTINGS_INNER_LEFT = frozenset({"wdc_orchestration.governance.catalog_metadata"})
+
+
 def get_settings() -> Settings:
     """Read the settings now (not cached: tests and the CLI change the environment)."""
     lake_url = _local(_env("WDC_LAKE_URL", ".lake"))
@@ -296,7 +347,7 @@ def get_settings() -> Settings:
         lake_url=lake_url,
         # The DuckLake metadata catalog as DuckLake spells it after `ducklake:`: a SQLite file by
         # default, `postgres:dbname=... host=...` in production.
-        ducklake_catalog=_env("WDC_DUCKLAKE_CATALOG", f"sqlite:{catalog_dir}/wdc.sqlite"),
+        ducklake_catalog=ducklake_catalog_from_env(f"sqlite:{catalog_dir}/wdc.sqlite"),
         ducklake_data_path=data_path,
         duckdb_extension_dir=Path(
             _local(_env("WDC_DUCKDB_EXTENSION_DIR", ".wdc/duckdb_extensions"))
@@ -316,6 +367,12 @@ def get_settings() -> Settings:
         duckdb_memory_limit=_env("WDC_DUCKDB_MEMORY_LIMIT", "2GB"),
         duckdb_temp_dir=Path(_local(_env("WDC_DUCKDB_TEMP_DIR", ".wdc/duckdb_tmp"))),
     )
+
+
+def ducklake_catalog_from_env(default: str = "") -> str:
+    """WDC_DUCKLAKE_CATALOG (`default` when unset). Alone, for the lakehouse resource, whose
+    field holds the catalog with its secrets masked: it reads the real one when it connects."""
+    return _env("WDC_DUCKLAKE_CATALOG", default)
 
 
 def _ducklake_pool() -> str:

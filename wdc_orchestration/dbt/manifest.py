@@ -12,6 +12,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +22,7 @@ import dagster as dg
 from dagster_dbt import DbtProject
 
 from wdc_orchestration.lakehouse.extensions import ensure_extensions
-from wdc_orchestration.settings import DBT_PROJECT_DIR, get_settings
+from wdc_orchestration.settings import DBT_PROJECT_DIR, Settings, environment, get_settings
 
 if TYPE_CHECKING:
     from dbt.contracts.graph.manifest import Manifest
@@ -42,18 +44,39 @@ DBT_TARGET = "local"
 _PARSE_INPUTS = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 
 
-def export_dbt_env() -> None:
-    """dbt runs in this process (dbt/runner.py) and its profile reads the settings with
-    `env_var()` from `os.environ`: put the platform's settings there (one setting, two users:
-    Python resources and dbt's profile read the same values). Processes started afterwards
-    (`wdc dev`, code servers, a `dbt` run by hand) inherit them."""
-    settings = get_settings()
-    os.environ.update(settings.dbt_env())
-    if settings.ducklake_catalog.startswith("sqlite:"):
-        Path(settings.ducklake_catalog.removeprefix("sqlite:")).parent.mkdir(
-            parents=True, exist_ok=True
-        )
-    ensure_extensions(settings.duckdb_extension_dir)
+@contextmanager
+def dbt_environment(dbt_env: Mapping[str, str], *, storage: bool = True) -> Iterator[None]:
+    """The one hand-off of the platform's settings to dbt, per invocation. dbt runs in this
+    process (dbt/runner.py); its profile reads the settings with `env_var()` and its plugins
+    read them from `os.environ` (dbt's runner takes no environment of its own: it snapshots
+    `os.environ` when invoked), so `dbt_env` (`Settings.dbt_env()`) is put there for the block
+    only and restored after. With `storage`, what dbt's DuckDB needs before it connects is made
+    first: the SQLite catalog's folder and the project-local extensions (a parse connects to
+    nothing and needs neither)."""
+    if storage:
+        _prepare_dbt_storage(dbt_env)
+    with environment(dbt_env):
+        yield
+
+
+def _prepare_dbt_storage(dbt_env: Mapping[str, str]) -> None:
+    """The SQLite catalog's folder and the project-local DuckDB extensions, which dbt-duckdb's
+    ATTACH needs before it connects."""
+    catalog = dbt_env.get("WDC_DUCKLAKE_CATALOG", "")
+    if catalog.startswith("sqlite:"):
+        Path(catalog.removeprefix("sqlite:")).parent.mkdir(parents=True, exist_ok=True)
+    extension_dir = dbt_env.get("WDC_DUCKDB_EXTENSION_DIR")
+    if extension_dir:
+        ensure_extensions(Path(extension_dir))
+
+
+def export_dbt_env(settings: Settings) -> None:
+    """Put dbt's settings in `os.environ` for good, with what its DuckDB needs made: only for
+    scripts that run dbt outside a `DbtRunner` (bench/, .ci/lint_sql.py's sqlfluff templater).
+    The platform hands them over per invocation instead (`dbt_environment`)."""
+    dbt_env = settings.dbt_env()
+    os.environ.update(dbt_env)
+    _prepare_dbt_storage(dbt_env)
 
 
 def dbt_target_dir() -> Path:
@@ -79,10 +102,10 @@ def dbt_project() -> DbtProject:
     )
 
 
-def parse_fingerprint(project_dir: Path) -> str:
+def parse_fingerprint(project_dir: Path, dbt_env: Mapping[str, str]) -> str:
     digest = hashlib.sha256()
     # Sources' locations are rendered from these at parse time.
-    digest.update(json.dumps(get_settings().dbt_env(), sort_keys=True).encode())
+    digest.update(json.dumps(dict(dbt_env), sort_keys=True).encode())
     for name in _PARSE_INPUTS:
         root = project_dir / name
         files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
@@ -92,14 +115,18 @@ def parse_fingerprint(project_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def ensure_manifest() -> Path:
+def ensure_manifest(dbt_env: Mapping[str, str] | None = None) -> Path:
     """Parse the dbt project once, when its files changed: a fresh clone loads with no manual step,
     and a code location does not pay for a parse on every load. Several code locations load at
-    once under `dagster dev`, so the parse is serialised by a file lock."""
+    once under `dagster dev`, so the parse is serialised by a file lock. `dbt_env`: the settings
+    dbt parses with (a `DbtRunner`'s); by default the loading process's, read here: the parse
+    of the definitions' load is one of the edges that read the settings (settings.py)."""
+    if dbt_env is None:
+        dbt_env = get_settings().dbt_env()
     project = dbt_project()
     manifest = project.manifest_path
     stamp = manifest.parent / "manifest.fingerprint"
-    fingerprint = parse_fingerprint(project.project_dir)
+    fingerprint = parse_fingerprint(project.project_dir, dbt_env)
     if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
         return manifest
     manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -107,18 +134,18 @@ def ensure_manifest() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
             return manifest
-        export_dbt_env()
         log.info("parsing the dbt project (%s changed)", project.project_dir)
         # In this process (no `dbt` executable needed): the manifest is then kept for this
         # process's dbt invocations too (dbt/runner.py).
-        parse_project(
-            project.project_dir,
-            project.profiles_dir,
-            DBT_TARGET,
-            manifest.parent,
-            fingerprint=fingerprint,
-            write_json=True,
-        )
+        with dbt_environment(dbt_env, storage=False):
+            parse_project(
+                project.project_dir,
+                project.profiles_dir,
+                DBT_TARGET,
+                manifest.parent,
+                fingerprint=fingerprint,
+                write_json=True,
+            )
         stamp.write_text(fingerprint)
     return manifest
 

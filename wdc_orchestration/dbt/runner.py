@@ -43,6 +43,7 @@ from wdc_orchestration.dbt.manifest import (
     PARSED_MANIFESTS,
     close_duckdb_environment,
     dbt_args,
+    dbt_environment,
     dbt_target_dir,
     ensure_manifest,
     manifest_key,
@@ -50,7 +51,13 @@ from wdc_orchestration.dbt.manifest import (
 )
 from wdc_orchestration.dbt.manifest import DbtRunError as DbtRunError
 from wdc_orchestration.dbt.manifest import parse_project as parse_project
-from wdc_orchestration.settings import DBT_PROJECT_DIR
+from wdc_orchestration.lakehouse.run_window import RunWindow, invocation_env
+from wdc_orchestration.settings import (
+    DBT_PROJECT_DIR,
+    MASK,
+    ducklake_catalog_from_env,
+    mask_secrets,
+)
 
 if TYPE_CHECKING:
     from dbt.contracts.graph.manifest import Manifest
@@ -62,6 +69,8 @@ log = logging.getLogger(__name__)
 _RESULT_EVENTS = frozenset(
     {"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"}
 )
+
+CATALOG_VARIABLE = "WDC_DUCKLAKE_CATALOG"
 
 
 @dataclass
@@ -150,6 +159,26 @@ class DbtRunner(dg.ConfigurableResource):
     project_dir: str
     profiles_dir: str
     target: str
+    # The platform's settings as dbt's profile and plugins read them (`Settings.dbt_env()`), set
+    # around each invocation (dbt/manifest.py: dbt_environment) instead of in the process's
+    # environment at load. Empty: dbt reads `os.environ` as it is. A field shows in the UI: a
+    # catalog with a `password=` is held masked, and the real one read from WDC_DUCKLAKE_CATALOG
+    # when dbt runs (as the lakehouse resource does).
+    env: dict[str, str] = {}
+
+    def invocation_env(self) -> dict[str, str]:
+        """`env` with the real catalog in place of a masked one."""
+        env = dict(self.env)
+        catalog = env.get(CATALOG_VARIABLE, "")
+        if MASK in catalog:
+            real = ducklake_catalog_from_env()
+            if mask_secrets(real) != catalog:
+                raise ValueError(
+                    f"the dbt resource's catalog {catalog} is masked and WDC_DUCKLAKE_CATALOG "
+                    "holds another one: set WDC_DUCKLAKE_CATALOG as it was"
+                )
+            env[CATALOG_VARIABLE] = real
+        return env
 
     def _common_args(self, target_path: Path, project_dir: str | None = None) -> list[str]:
         return dbt_args(
@@ -160,13 +189,14 @@ class DbtRunner(dg.ConfigurableResource):
         """The project parsed once per process (per project files and settings): partial parsing
         from the state `ensure_manifest` prepared, so this costs a load, not a parse."""
         project_dir = Path(self.project_dir)
-        fingerprint = parse_fingerprint(project_dir)
+        dbt_env = self.invocation_env()
+        fingerprint = parse_fingerprint(project_dir, dbt_env)
         key = manifest_key(project_dir, fingerprint)
         shared_project = project_dir.resolve() == DBT_PROJECT_DIR.resolve()
         if key not in PARSED_MANIFESTS and shared_project:
             # prepares the partial-parse state when the project changed (a parse it makes is
             # kept, and then there is nothing left to load)
-            ensure_manifest()
+            ensure_manifest(dbt_env)
         if key in PARSED_MANIFESTS:
             return PARSED_MANIFESTS[key]
         with tempfile.TemporaryDirectory(prefix="wdc-dbt-parse-") as scratch:
@@ -191,13 +221,17 @@ class DbtRunner(dg.ConfigurableResource):
         selection_context: dg.AssetExecutionContext | None = None,
         manifest: Mapping[str, Any] | None = None,
         dagster_dbt_translator: DagsterDbtTranslator | None = None,
+        window: RunWindow | None = None,
+        sources: Sequence[tuple[str, str]] = (),
     ) -> DbtRun:
         """Run `dbt <args>` to completion; failures and warnings go to `step_log` as they happen,
         then one summary line (each node's result is an output or check result already; a log
         line per node would double the run's event-log writes). With a
         `selection_context` (a `@dbt_assets` step), dbt selects the step's asset subset, as
         `DbtCliResource.cli(args, context=context)` does. A failed node does not raise: the caller
-        reports what ran, then raises `run.error()` (see `stream`)."""
+        reports what ran, then raises `run.error()` (see `stream`). `window` and `sources`: the
+        run's days and the raw sources dbt may read, handed to this invocation only
+        (lakehouse/run_window.py)."""
         from dbt.cli.main import dbtRunner
         from dbt_common.events.functions import msg_to_dict
 
@@ -230,7 +264,8 @@ class DbtRunner(dg.ConfigurableResource):
                 error_lines.append(_message(event))
             log.log(_LOG_LEVELS.get(level, logging.ERROR), "%s", _message(event))
 
-        with DBT_LOCK:
+        scope = invocation_env(window, sources) if window is not None else {}
+        with DBT_LOCK, dbt_environment({**self.invocation_env(), **scope}):
             loaded = self._manifest()
             _reset_compilation(loaded)
             started = time.perf_counter()
@@ -275,7 +310,14 @@ class DbtRunner(dg.ConfigurableResource):
             errors=errors,
         )
 
-    def run_for_assets(self, args: Sequence[str], *, context: dg.AssetExecutionContext) -> DbtRun:
+    def run_for_assets(
+        self,
+        args: Sequence[str],
+        *,
+        context: dg.AssetExecutionContext,
+        window: RunWindow | None = None,
+        sources: Sequence[tuple[str, str]] = (),
+    ) -> DbtRun:
         """`dbt <args>` for a `@dbt_assets` step, on the step's selection; see `asset_events`."""
         manifest, translator, _ = get_manifest_and_translator_from_dbt_assets([context.assets_def])
         return self.run(
@@ -284,6 +326,8 @@ class DbtRunner(dg.ConfigurableResource):
             selection_context=context,
             manifest=manifest,
             dagster_dbt_translator=translator,
+            window=window,
+            sources=sources,
         )
 
 

@@ -68,7 +68,7 @@ def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, lake: LakeStorage, lakehouse: DuckLakeResource
     ) -> dg.MaterializeResult:
         # the descriptor as it is now (the code location may be older than the file)
-        current = load_inputs().descriptors[d.id]
+        current = load_inputs(lake=lake).descriptors[d.id]
         # Retried on an outage: a port's files are written before its pointer (publishing.py).
         with retry_transient(context, f"publishing of {d.id}"):
             with lakehouse.get_connection() as conn:

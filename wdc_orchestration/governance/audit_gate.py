@@ -69,7 +69,7 @@ def _results(
     }
     if not selected:
         return
-    inputs = load_inputs()
+    inputs = load_inputs(lake=lake)
     current = inputs.descriptors[d.id]
     # What this step built is judged in the audit schema; a product it did not build (a check
     # run on its own) is judged as published.

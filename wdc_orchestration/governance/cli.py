@@ -68,10 +68,14 @@ def _violations(args: argparse.Namespace) -> tuple[list[Violation], dict]:
     # lazy: the policies and publishing load DuckDB and dagster (~1 s): `wdc --help` does not
     from wdc_orchestration.governance.policies import evaluate, load_inputs
     from wdc_orchestration.governance.publishing import published_contract
+    from wdc_orchestration.resources.lake import lake_storage_from_settings
 
     _require_lake(not args.no_data)
     manifest = read_manifest(args.manifest) if args.manifest else None
-    inputs = load_inputs(args.domains_dir, manifest)
+    # the configured lake's approved access requests (none when it does not exist yet)
+    inputs = load_inputs(
+        args.domains_dir, manifest, lake=lake_storage_from_settings(get_settings())
+    )
     with_data = not args.no_data
     with ExitStack() as stack:
         lake, conn = _lake_and_lakehouse(stack, with_data)

@@ -13,7 +13,7 @@ from wdc_orchestration.kpis.spec import KpiSpec, load_kpis
 from wdc_orchestration.lakehouse.catalog_lock import lakehouse_pool
 from wdc_orchestration.mesh.partitions import daily_partitions
 from wdc_orchestration.mesh.spec import DomainSpec
-from wdc_orchestration.settings import get_settings
+from wdc_orchestration.settings import Settings
 
 CHART_KEY = "wdc/kpi_chart"
 
@@ -45,11 +45,13 @@ def build_kpi_asset(spec: KpiSpec, owner: str) -> dg.AssetsDefinition:
         # a reader of the SQLite catalog during a write risks "database is locked"
         pool=lakehouse_pool(spec.domain),
     )
-    def _kpi(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def _kpi(
+        context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]
+    ) -> dg.MaterializeResult:
         # imported here: matplotlib would add to every code location's load time
         from wdc_orchestration.kpis.figures import png
 
-        reader = ProductReader(get_settings(), load_descriptors())
+        reader = ProductReader(settings, load_descriptors())
         try:
             frame = reader.query(spec.sql)
         finally:

@@ -30,7 +30,6 @@ from wdc_orchestration.processes import process_alive
 from wdc_orchestration.settings import (
     S3Settings,
     Settings,
-    get_settings,
     is_postgres_catalog,
     mask_secrets,
 )
@@ -140,13 +139,13 @@ def configure_duckdb(
     *,
     catalog: str | None,
     s3: S3Settings | None,
-    temp_root: Path | None = None,
+    temp_root: Path,
 ) -> None:
     """Give `conn` what the lake and the catalog need, before any ATTACH or read. Idempotent.
     `catalog`: the DuckLake catalog the connection will attach (None: it attaches none, and
     loads no catalog extension; each LOAD costs 0.1-0.3 s of a new connection). `temp_root`:
-    where its spill folder goes (default: the settings' WDC_DUCKDB_TEMP_DIR)."""
-    spill_directory(conn, temp_root or get_settings().duckdb_temp_dir)
+    where its spill folder goes (the settings' WDC_DUCKDB_TEMP_DIR)."""
+    spill_directory(conn, temp_root)
     if s3 is not None:
         configure_s3(conn, s3)
     if catalog is None:
@@ -175,9 +174,8 @@ def attach_ducklake(conn: duckdb.DuckDBPyConnection, statement: str) -> None:
     raise kind(message)
 
 
-def connect_duckdb(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+def connect_duckdb(settings: Settings) -> duckdb.DuckDBPyConnection:
     """A plain in-memory DuckDB (no catalog attached) that reads the lake wherever it is."""
-    settings = settings or get_settings()
     ensure_extensions(settings.duckdb_extension_dir)
     conn = duckdb.connect(config=connection_config(settings))
     try:

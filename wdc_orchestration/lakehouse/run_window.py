@@ -1,6 +1,16 @@
 """The run window of a dbt invocation (the inclusive partition dates it reads and replaces), handed
 to dbt through the environment instead of `--vars`.
 
+The day's one typed path: a daily partition key (`partition_day`), a run's keys
+(`RunWindow.from_partition_keys`, `run_window_of` for a run's tags) or a step's partition time
+window (`RunWindow.from_time_window`) becomes a `RunWindow`; the one hand-off to dbt is
+`DbtRunner.run(..., window=, sources=)` (dbt/runner.py), which sets `invocation_env(window,
+sources)` around that one invocation only, beside the platform's settings (dbt/manifest.py:
+`dbt_environment`);
+dbt-duckdb's plugin (`dbt/duckdb_plugins/session.py`) reads them back with `window_from_env` when
+dbt opens its database and sets them as DuckDB session variables, which the window macros read with
+`getvariable()`. Nothing else parses partition keys into dates.
+
 Why not `--vars`: dbt hashes the command-line vars into its parse state, so a window that changes
 every night forced a full re-parse of the project in every invocation (≈1.5 s each, five per day).
 The window now travels as two environment variables that only dbt-duckdb's plugin reads
@@ -52,8 +62,18 @@ class RunWindow:
         """A partition time window [start, end) as inclusive dates."""
         return cls(start.date(), (end - dt.timedelta(days=1)).date())
 
+    @classmethod
+    def from_partition_keys(cls, first: str, last: str | None = None) -> RunWindow:
+        """The days from daily partition key `first` to `last` (default: `first`), inclusive."""
+        return cls(partition_day(first), partition_day(last or first))
+
     def as_env(self) -> dict[str, str]:
         return {MIN_DATE_ENV: self.min_date.isoformat(), MAX_DATE_ENV: self.max_date.isoformat()}
+
+
+def partition_day(partition_key: str) -> dt.date:
+    """The day a daily partition key names (partitions.daily_partitions: `YYYY-MM-DD`)."""
+    return dt.date.fromisoformat(partition_key)
 
 
 def run_window_of(tags: Mapping[str, str]) -> RunWindow | None:
@@ -63,7 +83,7 @@ def run_window_of(tags: Mapping[str, str]) -> RunWindow | None:
     last = tags.get("dagster/partition") or tags.get("dagster/asset_partition_range_end")
     if not (first and last):
         return None
-    return RunWindow(dt.date.fromisoformat(first), dt.date.fromisoformat(last))
+    return RunWindow.from_partition_keys(first, last)
 
 
 def window_from_env(environ: Mapping[str, str] = os.environ) -> RunWindow | None:
@@ -92,14 +112,19 @@ def sources_from_env(environ: Mapping[str, str] = os.environ) -> list[tuple[str,
     return [tuple(item.split(".", 1)) for item in value.split(",")]  # type: ignore[misc]
 
 
+def invocation_env(window: RunWindow, sources: Sequence[tuple[str, str]] = ()) -> dict[str, str]:
+    """What one dbt invocation is told of its run: `window`, and the raw `sources` it may read."""
+    scope = {SOURCES_ENV: ",".join(f"{domain}.{entity}" for domain, entity in sources)}
+    return {**window.as_env(), **scope}
+
+
 @contextmanager
 def run_window_environment(
     window: RunWindow, sources: Sequence[tuple[str, str]] = ()
 ) -> Iterator[None]:
     """Expose `window`, and the raw `sources` dbt may read, to the dbt invocations made inside the
     block (dbt-duckdb's plugin reads them when dbt opens its database), then restore the
-    environment. Dagster runs a run's steps one at a time per process, so no other step sees
-    them."""
-    scope = {SOURCES_ENV: ",".join(f"{domain}.{entity}" for domain, entity in sources)}
-    with environment({**window.as_env(), **scope}):
+    environment: for dbt run outside a `DbtRunner` step (tests, a `dbt` subprocess); the
+    platform's steps pass the window to `DbtRunner.run` instead."""
+    with environment(invocation_env(window, sources)):
         yield

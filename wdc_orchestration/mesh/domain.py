@@ -22,7 +22,7 @@ from wdc_orchestration.governance.catalog_metadata import dbt_product_metadata
 from wdc_orchestration.kpis import kpi_definitions
 from wdc_orchestration.lakehouse.catalog_lock import LAKEHOUSE_POOL, lakehouse_pool
 from wdc_orchestration.lakehouse.faults import retry_transient
-from wdc_orchestration.lakehouse.run_window import RunWindow, run_window_environment
+from wdc_orchestration.lakehouse.run_window import RunWindow
 from wdc_orchestration.logs import configure_logging
 from wdc_orchestration.mesh.partitions import MESH_TIMEZONE, daily_partitions
 from wdc_orchestration.mesh.resources import build_resources
@@ -36,6 +36,7 @@ from wdc_orchestration.raw.assets import build_raw_asset
 from wdc_orchestration.raw.generation.day_cache import release_day_caches
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
+from wdc_orchestration.settings import get_settings
 
 __all__ = [
     "DomainSpec",
@@ -116,11 +117,12 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
         ):
             if waited >= 1:
                 context.log.info(f"waited {waited:.0f}s for the writer lock of pool {pool}")
-            with run_window_environment(window, sources):
-                run = dbt.run_for_assets(
-                    ["build", "--full-refresh", "--exclude", f"source:{spec.name}_raw"],
-                    context=context,
-                )
+            run = dbt.run_for_assets(
+                ["build", "--full-refresh", "--exclude", f"source:{spec.name}_raw"],
+                context=context,
+                window=window,
+                sources=sources,
+            )
             yield from write_audit_publish(
                 context, run, spec.name, window, lakehouse, lake, gates, nodes
             )
@@ -172,8 +174,12 @@ def daily_executor() -> dg.ExecutorDefinition:
 
 
 def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
-    """One code location: the domain's definitions, a daily job and its nightly schedule."""
-    configure_logging()
+    """One code location: the domain's definitions, a daily job and its nightly schedule. An edge
+    of the settings (settings.py): read once here, handed to what the location is built from;
+    loading writes nothing and changes no environment variable (the log file, the catalog's
+    folder and the extensions are made when first used)."""
+    settings = get_settings()
+    configure_logging(settings.log_dir)
     daily_job = dg.define_asset_job(
         name=f"{spec.name}_daily",
         selection=domain_selection(spec.name),
@@ -198,10 +204,10 @@ def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
             schedules=[nightly],
             sensors=[
                 # Launches the daily job on one raw asset when its export arrives (S3 lake only).
-                *arrival_sensors(spec, daily_job),
+                *arrival_sensors(spec, daily_job, settings.lake_url),
                 # Rebuilds a day whose upstream products were published after it read them.
                 *late_upstream_sensors(spec, daily_job),
             ],
-            resources=build_resources(),
+            resources=build_resources(settings=settings),
         ),
     )

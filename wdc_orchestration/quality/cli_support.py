@@ -23,8 +23,9 @@ def defects_run_config(job: dg.JobDefinition, defects: list[str]) -> dict[str, o
 
 
 def enforce_quality(instance: dg.DagsterInstance, run_id: str) -> list[Incident]:
-    lake = lake_storage_from_settings(get_settings())
-    incidents = enforce_run(lake, notifier_from_env(), instance, run_id)
+    settings = get_settings()
+    lake = lake_storage_from_settings(settings)
+    incidents = enforce_run(lake, notifier_from_env(settings.log_dir), instance, run_id)
     for incident in incidents:
         moved = f"; raw moved to {', '.join(incident.quarantined)}" if incident.quarantined else ""
         log.log(

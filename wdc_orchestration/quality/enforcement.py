@@ -22,6 +22,7 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._core.events.log import EventLogEntry
 
+from wdc_orchestration.lakehouse.run_window import partition_day
 from wdc_orchestration.mesh.partitions import daily_partitions
 from wdc_orchestration.quality.incidents import Incident, load_incident, save_incident
 from wdc_orchestration.quality.notifier import Notifier
@@ -56,7 +57,7 @@ def _metadata(evaluation: dg.AssetCheckEvaluation, name: str) -> object:
 def landed_before(lake: LakeStorage, domain: str, entity: str, day: str, moment: float) -> bool:
     """Whether the raw day on the lake is the one a check saw at `moment`: a day landed again
     afterwards (a rerun after quarantine) is a different landing and is never quarantined."""
-    key = f"{partition_prefix(domain, entity, dt.date.fromisoformat(day))}/{MANIFEST_NAME}"
+    key = f"{partition_prefix(domain, entity, partition_day(day))}/{MANIFEST_NAME}"
     if not lake.exists(key):
         return True  # nothing landed completely: whatever is there belongs to the failure
     landed_at = dt.datetime.fromisoformat(json.loads(lake.read_bytes(key))["landed_at"])
@@ -98,7 +99,7 @@ def enforce_check_evaluation(
             for day in partitions:
                 if landed_before(lake, domain, entity, day, entry.timestamp):
                     moved = quarantine_partition(
-                        lake, domain, entity, dt.date.fromisoformat(day), entry.run_id
+                        lake, domain, entity, partition_day(day), entry.run_id
                     )
                     if moved:
                         quarantined.append(moved)
@@ -199,10 +200,10 @@ def _quarantine_partial_landing(
     domain, _, entity = parts
     moved = []
     for day in run_partitions(instance, run_id):
-        key = f"{partition_prefix(domain, entity, dt.date.fromisoformat(day))}/{MANIFEST_NAME}"
+        key = f"{partition_prefix(domain, entity, partition_day(day))}/{MANIFEST_NAME}"
         if lake.exists(key) and not landed_after(lake, key, started):
             continue  # a day landed before this run: not this run's doing
-        target = quarantine_partition(lake, domain, entity, dt.date.fromisoformat(day), run_id)
+        target = quarantine_partition(lake, domain, entity, partition_day(day), run_id)
         if target:
             moved.append(target)
     return moved

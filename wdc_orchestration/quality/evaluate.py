@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from wdc_orchestration.lakehouse.run_window import partition_day
 from wdc_orchestration.mesh.partitions import MESH_TIMEZONE
 from wdc_orchestration.quality.rules import RawRules
 from wdc_orchestration.raw.generation.request import FileFormat
@@ -223,7 +224,7 @@ def check_files(
 ) -> tuple[Finding, bool]:
     """The day's folder holds exactly the files its manifest lists, unchanged (what staging reads,
     raw/read_set.py); and whether the day landed at all."""
-    state = verify_day(lake, rules.domain, rules.entity, dt.date.fromisoformat(day))
+    state = verify_day(lake, rules.domain, rules.entity, partition_day(day))
     if not state.landed:
         stray = f"; files without a manifest: {list(state.unexpected)}" if state.unexpected else ""
         return Finding(FILES, day, False, f"{state.prefix} has not landed{stray}"), False
@@ -260,7 +261,7 @@ def volume_tolerance(expected: float) -> float:
 def check_volume(lake: LakeStorage, rules: RawRules, day: str, rows: int) -> Finding:
     """Rows of the day against the median of the trailing landed days (an anomaly, not a fixed
     number); WARN only: a surprising volume is worth a look, not a stop."""
-    today = dt.date.fromisoformat(day)
+    today = partition_day(day)
     history = [
         n
         for k in range(1, TRAILING_DAYS + 1)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Protocol
 
 from wdc_orchestration.quality.incidents import Incident
-from wdc_orchestration.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +66,10 @@ class WebhookNotifier:
                 raise RuntimeError(f"webhook answered {response.status}")
 
 
-def notifier_from_env() -> Notifier:
+def notifier_from_env(log_dir: Path) -> Notifier:
+    """The webhook of WDC_ALERT_WEBHOOK_URL (a secret: read when alerting, never a resource's
+    field), else the alert log in `log_dir` (the caller's settings)."""
     url = os.environ.get(WEBHOOK_ENV, "").strip()
     if url:
         return WebhookNotifier(url)
-    return LogFileNotifier(get_settings().log_dir / ALERT_LOG_NAME)
+    return LogFileNotifier(log_dir / ALERT_LOG_NAME)

@@ -1,7 +1,6 @@
 """The raw → staging gate: Dagster asset checks on every raw asset, blocking (ERROR) so a bad day
 never reaches the domain's dbt step, nor any consuming domain's, in the run that landed it."""
 
-import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack
@@ -11,7 +10,7 @@ import duckdb
 
 from wdc_orchestration.lakehouse.connection import connect_duckdb
 from wdc_orchestration.lakehouse.faults import retry_transient
-from wdc_orchestration.lakehouse.run_window import run_window_of
+from wdc_orchestration.lakehouse.run_window import partition_day, run_window_of
 from wdc_orchestration.mesh.partitions import daily_partitions
 from wdc_orchestration.quality.evaluate import (
     FILES,
@@ -41,6 +40,7 @@ from wdc_orchestration.raw.generation.writer import EXTENSIONS
 from wdc_orchestration.resources.lake import LakeStorage
 from wdc_orchestration.resources.lakehouse import DuckLakeResource
 from wdc_orchestration.resources.upstream import UpstreamWait
+from wdc_orchestration.settings import Settings
 
 # Metadata the quarantine sensor reads from a failed check.
 FAILED_PARTITIONS = "wdc/failed_partitions"
@@ -71,7 +71,7 @@ def run_partition_keys(context: dg.AssetCheckExecutionContext) -> list[str]:
 
 
 def file_key(rules: RawRules, entity: RawEntity, day: str) -> str:
-    prefix = partition_prefix(rules.domain, entity.name, dt.date.fromisoformat(day))
+    prefix = partition_prefix(rules.domain, entity.name, partition_day(day))
     return f"{prefix}/{entity.name}.{EXTENSIONS[entity.file_format]}"
 
 
@@ -135,12 +135,14 @@ def build_raw_gate(rules: RawRules, entity: RawEntity) -> dg.AssetChecksDefiniti
         description=f"Raw gate of {rules.domain}.{entity.name}: a bad day stops here.",
     )
     def _gate(
-        context: dg.AssetCheckExecutionContext, lake: LakeStorage
+        context: dg.AssetCheckExecutionContext,
+        lake: LakeStorage,
+        settings: dg.ResourceParam[Settings],
     ) -> Iterator[dg.AssetCheckResult]:
         findings: dict[str, list[Finding]] = {name: [] for name in [*blocking, VOLUME]}
         with retry_transient(context, f"raw gate of {rules.domain}.{entity.name}"):
             for day in run_partition_keys(context):
-                for finding in evaluate_day(lake, rules, entity, day, blocking):
+                for finding in evaluate_day(lake, rules, entity, day, blocking, settings):
                     findings[finding.check].append(finding)
         for name, day_findings in findings.items():
             result = result_of(asset_key, name, day_findings, lake)
@@ -154,9 +156,15 @@ def build_raw_gate(rules: RawRules, entity: RawEntity) -> dg.AssetChecksDefiniti
 
 
 def evaluate_day(
-    lake: LakeStorage, rules: RawRules, entity: RawEntity, day: str, checks: Iterable[str]
+    lake: LakeStorage,
+    rules: RawRules,
+    entity: RawEntity,
+    day: str,
+    checks: Iterable[str],
+    settings: Settings,
 ) -> list[Finding]:
-    """Every gate check of one day (the volume check included). The files check comes first: the
+    """Every gate check of one day (the volume check included), read with a DuckDB of
+    `settings`. The files check comes first: the
     others read the file the manifest lists, and are not evaluated when the folder does not
     match it (the files check names what is wrong)."""
     checks = [c for c in checks if c != FILES]
@@ -165,21 +173,21 @@ def evaluate_day(
         missing = [Finding(c, day, False, files.message) for c in checks]
         return [files, *missing, Finding(VOLUME, day, False, files.message, 0, WARN)]
     if not files.passed:
-        rows = landed_rows(lake, rules.domain, entity.name, dt.date.fromisoformat(day)) or 0
+        rows = landed_rows(lake, rules.domain, entity.name, partition_day(day)) or 0
         skipped = [
             Finding(c, day, False, "not evaluated: the day's files do not match its manifest")
             for c in checks
         ]
         return [files, *skipped, check_volume(lake, rules, day, rows)]
     key = file_key(rules, entity, day)
-    with local_file(lake, key) as path, connect_duckdb() as con:
+    with local_file(lake, key) as path, connect_duckdb(settings) as con:
         if path is None:  # listed, yet gone since the files check: say so, never read around it
             gone = [Finding(c, day, False, f"{key} disappeared during the check") for c in checks]
             return [files, *gone, Finding(VOLUME, day, False, f"{key} disappeared", 0, WARN)]
         try:
             rows = open_day(con, entity.file_format, path)
         except UnreadableRawFile as error:
-            landed = landed_rows(lake, rules.domain, entity.name, dt.date.fromisoformat(day))
+            landed = landed_rows(lake, rules.domain, entity.name, partition_day(day))
             return [
                 files,
                 *(unreadable(c, day, str(error), landed or 0) for c in checks),
@@ -212,7 +220,7 @@ def reference_available(
     partition of the product (the check cannot decide before; it does not blame this data)."""
     if reference.is_raw:
         domain, _, entity = reference.target_asset_path
-        key = f"{partition_prefix(domain, entity, dt.date.fromisoformat(day))}/{MANIFEST_NAME}"
+        key = f"{partition_prefix(domain, entity, partition_day(day))}/{MANIFEST_NAME}"
         return lake.exists(key)
     target = dg.AssetKey(reference.target_asset_path)
     return day in context.instance.get_materialized_partitions(target)
@@ -223,7 +231,7 @@ def _reference_relation(stack: ExitStack, lake: LakeStorage, reference: Referenc
     fetched from object storage), or the product table in the lakehouse."""
     if reference.is_raw:
         domain, _, entity = reference.target_asset_path
-        prefix = partition_prefix(domain, entity, dt.date.fromisoformat(day))
+        prefix = partition_prefix(domain, entity, partition_day(day))
         (data,) = [k for k in lake.list_keys(prefix) if not k.endswith(MANIFEST_NAME)]
         path = stack.enter_context(local_file(lake, data))
         return f"read_parquet('{path}', hive_partitioning = false)"
@@ -255,6 +263,7 @@ def build_references_check(rules: RawRules, entity: RawEntity) -> dg.AssetChecks
         lake: LakeStorage,
         lakehouse: DuckLakeResource,
         wait: UpstreamWait,
+        settings: dg.ResourceParam[Settings],
     ) -> dg.AssetCheckResult:
         days = run_partition_keys(context)
 
@@ -274,7 +283,9 @@ def build_references_check(rules: RawRules, entity: RawEntity) -> dg.AssetChecks
         wait.until(missing, report)
         findings = []
         for day in days:
-            findings.append(_references_of_day(context, lake, lakehouse, rules, entity, day))
+            findings.append(
+                _references_of_day(context, lake, lakehouse, settings, rules, entity, day)
+            )
         result = result_of(asset_key, REFERENCES, findings, lake)
         if not result.passed:
             context.log.error(
@@ -289,6 +300,7 @@ def _references_of_day(
     context: dg.AssetCheckExecutionContext,
     lake: LakeStorage,
     lakehouse: DuckLakeResource,
+    settings: Settings,
     rules: RawRules,
     entity: RawEntity,
     day: str,
@@ -309,7 +321,7 @@ def _references_of_day(
         path = stack.enter_context(local_file(lake, key))
         if path is None:
             return Finding(REFERENCES, day, False, f"{key} has not landed (or was quarantined)")
-        connection = lakehouse.get_connection() if needs_lakehouse else _plain()
+        connection = lakehouse.get_connection() if needs_lakehouse else _plain(settings)
         with connection as con:
             try:
                 open_day(con, entity.file_format, path)
@@ -334,8 +346,11 @@ def _references_of_day(
 class _plain:
     """A plain in-memory DuckDB, as a context manager like the lakehouse resource's."""
 
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
     def __enter__(self) -> duckdb.DuckDBPyConnection:
-        self._con = connect_duckdb()
+        self._con = connect_duckdb(self._settings)
         return self._con
 
     def __exit__(self, *exc: object) -> None:

@@ -15,7 +15,7 @@ from wdc_orchestration.quality.enforcement import (
 )
 from wdc_orchestration.quality.notifier import notifier_from_env
 from wdc_orchestration.resources.lake import LakeStorage
-from wdc_orchestration.settings import sensor_interval_seconds
+from wdc_orchestration.settings import Settings, sensor_interval_seconds
 
 # Finished runs handled per tick; the next tick continues from the cursor.
 BATCH = 50
@@ -45,7 +45,9 @@ def build_quarantine_sensor(domain: str) -> dg.SensorDefinition:
         minimum_interval_seconds=sensor_interval_seconds(),
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
-    def _sensor(context: dg.SensorEvaluationContext, lake: LakeStorage) -> dg.SkipReason:
+    def _sensor(
+        context: dg.SensorEvaluationContext, lake: LakeStorage, settings: dg.ResourceParam[Settings]
+    ) -> dg.SkipReason:
         # The cursor is the finished runs already handled: the update time of the last one and
         # the ids finished at that same instant. Runs, not event storage ids: the default SQLite
         # event log is sharded per run, where event ids are not ordered across runs.
@@ -59,7 +61,7 @@ def build_quarantine_sensor(domain: str) -> dg.SensorDefinition:
             ascending=True,
             limit=BATCH,
         )
-        notifier = notifier_from_env()
+        notifier = notifier_from_env(settings.log_dir)
         acted = seen = 0
         for record in records:
             stamp = record.update_timestamp.timestamp()
@@ -96,9 +98,15 @@ def build_run_failure_sensor(domain: str) -> dg.SensorDefinition:
         minimum_interval_seconds=sensor_interval_seconds(),
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
-    def _sensor(context: dg.RunFailureSensorContext, lake: LakeStorage) -> None:
+    def _sensor(
+        context: dg.RunFailureSensorContext, lake: LakeStorage, settings: dg.ResourceParam[Settings]
+    ) -> None:
         incidents = enforce_failed_run(
-            lake, notifier_from_env(), context.instance, context.dagster_run.run_id, domain
+            lake,
+            notifier_from_env(settings.log_dir),
+            context.instance,
+            context.dagster_run.run_id,
+            domain,
         )
         for incident in incidents:
             context.log.warning(f"incident {incident.incident_id}: {incident.asset} failed")

@@ -6,7 +6,6 @@ other blocking checks. With the source tests inside the dbt step, the Python raw
 stop the domain's own dbt step (verified: it ran). With them here, every raw check, Python or dbt,
 runs before the dbt step, and an ERROR stops it and everything downstream in the run."""
 
-import datetime as dt
 import json
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -15,7 +14,7 @@ import dagster as dg
 
 from wdc_orchestration.dbt.runner import DbtRunner
 from wdc_orchestration.lakehouse.faults import retry_requested, transient_line
-from wdc_orchestration.lakehouse.run_window import RunWindow, run_window_environment
+from wdc_orchestration.lakehouse.run_window import RunWindow
 from wdc_orchestration.mesh.spec import DomainSpec
 from wdc_orchestration.quality.raw_gate import FAILED_PARTITIONS, ROWS_AFFECTED, run_partition_keys
 from wdc_orchestration.raw.assets import raw_asset_key
@@ -73,7 +72,7 @@ def build_source_tests_check(
         context: dg.AssetCheckExecutionContext, dbt: DbtRunner
     ) -> Iterator[dg.AssetCheckResult]:
         days = run_partition_keys(context)
-        window = RunWindow(dt.date.fromisoformat(min(days)), dt.date.fromisoformat(max(days)))
+        window = RunWindow.from_partition_keys(min(days), max(days))
         selected = [spec for spec in specs if spec.key in context.selected_asset_check_keys]
         # dbt selects a test by its name (a space-separated union, one argument); all of them
         # by the source, as before.
@@ -84,8 +83,9 @@ def build_source_tests_check(
         )
         # The window reaches dbt as the dbt step's does (lakehouse/run_window.py): the tests'
         # `where` reads only the run's days, of the files the manifests list (raw/read_set.py).
-        with run_window_environment(window, sources):
-            run = dbt.run(["test", "--select", select], step_log=context.log)
+        run = dbt.run(
+            ["test", "--select", select], step_log=context.log, window=window, sources=sources
+        )
         outage = None if run.success else transient_line(run.errors)
         if outage is not None:  # the lake failed under dbt, not a test: run them again
             run.cleanup(keep_on_failure=False)

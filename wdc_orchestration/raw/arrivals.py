@@ -39,7 +39,7 @@ from wdc_orchestration.mesh.spec import DomainSpec
 from wdc_orchestration.raw.assets import raw_asset_key
 from wdc_orchestration.raw.landing import landing_day_of, landing_domain_prefix
 from wdc_orchestration.resources.lake import LakeStorage
-from wdc_orchestration.settings import get_settings, is_s3, sensor_interval_seconds
+from wdc_orchestration.settings import is_s3, sensor_interval_seconds
 
 if TYPE_CHECKING:  # dagster-aws is imported only with an s3:// lake (resources/lake.py)
     from wdc_orchestration.resources.s3_lake import S3LakeStorage
@@ -222,9 +222,10 @@ def build_raw_arrival_sensor(
 
 
 def arrival_sensors(
-    spec: DomainSpec, job: dg.UnresolvedAssetJobDefinition
+    spec: DomainSpec, job: dg.UnresolvedAssetJobDefinition, lake_url: str
 ) -> list[dg.SensorDefinition]:
-    """The domain's raw-arrival sensor, with an s3:// lake only (see the module docstring)."""
-    if not is_s3(get_settings().lake_url):
+    """The domain's raw-arrival sensor, with an s3:// `lake_url` only (see the module
+    docstring)."""
+    if not is_s3(lake_url):
         return []
     return [build_raw_arrival_sensor(spec, job)]

@@ -15,6 +15,7 @@ import dagster as dg
 from pydantic import Field
 
 from wdc_orchestration.lakehouse.faults import retry_transient
+from wdc_orchestration.lakehouse.run_window import partition_day
 from wdc_orchestration.logs import TeeLog
 from wdc_orchestration.mesh.partitions import daily_partitions
 from wdc_orchestration.raw.generation.request import GenerationRequest, RawEntity
@@ -217,7 +218,7 @@ def build_raw_asset(domain: str, owner: str, entity: RawEntity) -> dg.AssetsDefi
                     domain,
                     entity,
                     GenerationRequest(
-                        date=dt.date.fromisoformat(partition_key),
+                        date=partition_day(partition_key),
                         scale_factor=simulation.scale_factor,
                         seed=simulation.seed,
                         chunk_rows=simulation.chunk_rows,

@@ -20,7 +20,7 @@ from wdc_orchestration.settings import (
     MASK,
     S3Settings,
     Settings,
-    get_settings,
+    ducklake_catalog_from_env,
     is_s3,
     mask_secrets,
 )
@@ -44,6 +44,8 @@ class DuckLakeResource(DuckDBResource):
     # The lake root, for readers of raw files through this connection (s3:// needs the secret).
     lake_url: str = ""
     read_only: bool = False
+    # Where each connection's DuckDB spills (WDC_DUCKDB_TEMP_DIR; duckdb_setup.spill_directory).
+    temp_dir: str
 
     def writer(self, pool: str, report: Callable[[str], None]) -> AbstractContextManager[float]:
         """The catalog's writer lock of `pool`, held by a step from its build to its publication
@@ -55,7 +57,9 @@ class DuckLakeResource(DuckDBResource):
         environment's WDC_DUCKLAKE_CATALOG it was masked from."""
         if MASK not in self.ducklake_catalog:
             return self.ducklake_catalog
-        real = get_settings().ducklake_catalog
+        # A masked catalog came from WDC_DUCKLAKE_CATALOG (the default holds no secret): read
+        # that variable alone, when connecting, like the S3 credentials (`_s3`).
+        real = ducklake_catalog_from_env()
         if mask_secrets(real) != self.ducklake_catalog:
             raise ValueError(
                 f"the lakehouse resource's catalog {self.ducklake_catalog} is masked and "
@@ -79,7 +83,9 @@ class DuckLakeResource(DuckDBResource):
             # catalog locked for the next writer ("database is locked" at its COMMIT).
             try:
                 real_catalog = self.catalog()
-                configure_duckdb(conn, catalog=real_catalog, s3=self._s3())
+                configure_duckdb(
+                    conn, catalog=real_catalog, s3=self._s3(), temp_root=Path(self.temp_dir)
+                )
                 options = f"DATA_PATH '{self.data_path}'" + (
                     ", READ_ONLY" if self.read_only else ""
                 )
@@ -101,4 +107,5 @@ def lakehouse_from_settings(settings: Settings) -> DuckLakeResource:
         data_path=settings.ducklake_data_path,
         extension_dir=str(settings.duckdb_extension_dir),
         lake_url=settings.lake_url,
+        temp_dir=str(settings.duckdb_temp_dir),
     )

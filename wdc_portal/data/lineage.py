@@ -26,18 +26,25 @@ class LineageGraph:
     kinds: Mapping[str, str]  # node -> product | model | raw
 
 
-def compile_models() -> dict[str, str]:
-    """Unique id -> compiled SQL of every model, from `dbt compile` run in this process."""
+def compile_models(dbt_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Unique id -> compiled SQL of every model, from `dbt compile` run in this process with
+    `dbt_env` (default: the portal's settings, wdc_portal/context.py)."""
     # lazy: dagster-dbt and dbt-core (~3 s), only when the lineage is built
-    from wdc_orchestration.dbt.project import DBT_TARGET, dbt_project, export_dbt_env
+    from wdc_orchestration.dbt.project import DBT_TARGET, dbt_project
     from wdc_orchestration.dbt.runner import DbtRunner
 
-    export_dbt_env()
+    if dbt_env is None:
+        # lazy: the portal's context (its settings, read when the portal starts), only when no
+        # settings are given
+        from wdc_portal.context import portal
+
+        dbt_env = portal().settings.dbt_env()
     project = dbt_project()
     runner = DbtRunner(
         project_dir=os.fspath(project.project_dir),
         profiles_dir=os.fspath(project.profiles_dir),
         target=DBT_TARGET,
+        env=dict(dbt_env),
     )
     run = runner.run(
         ["compile", "--select", "resource_type:model", "--no-populate-cache", "--no-introspect"]

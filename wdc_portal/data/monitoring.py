@@ -139,7 +139,7 @@ def runs_table(domain_runs: Iterable[DomainRun]) -> pd.DataFrame:
 def policy_violations(lake: LakeStorage, conn: duckdb.DuckDBPyConnection | None) -> list[Violation]:
     """The policy engine over every product: static, data-level (on the products-only
     connection) and versioning against the published contracts."""
-    inputs = load_inputs()
+    inputs = load_inputs(lake=lake)
     published = {
         d.id: published_contract(lake, d.domain, d.name) for d in inputs.descriptors.values()
     }

@@ -20,4 +20,9 @@ class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
         # Read when dbt opens its database (once per invocation: dbt/runner.py closes it after).
         settings = get_settings()
-        configure_duckdb(conn, catalog=settings.ducklake_catalog, s3=settings.s3)
+        configure_duckdb(
+            conn,
+            catalog=settings.ducklake_catalog,
+            s3=settings.s3,
+            temp_root=settings.duckdb_temp_dir,
+        )

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
@@ -37,7 +37,9 @@ from wdc_orchestration.governance.pseudonymisation import PSEUDONYM_PATTERN
 from wdc_orchestration.governance.scanner import scan_relation
 from wdc_orchestration.governance.violations import Policy, Violation
 from wdc_orchestration.lakehouse.run_window import RunWindow
-from wdc_orchestration.settings import get_settings
+
+if TYPE_CHECKING:
+    from wdc_orchestration.resources.lake import LakeStorage
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +63,10 @@ def load_inputs(
     domains_dir: Path = DOMAINS_DIR,
     manifest: Mapping[str, Any] | None = None,
     grants: Mapping[str, frozenset[str]] | None = None,
+    lake: LakeStorage | None = None,
 ) -> GovernanceInputs:
-    """Descriptors and raw retention from `domains_dir`; the project's manifest and the lake's
-    approved access requests unless given."""
+    """Descriptors and raw retention from `domains_dir`; the project's manifest unless given;
+    the grants given, else those of `lake`'s approved access requests (none without a lake)."""
     # The contracts first: a broken one is reported before dbt parses the project (seconds, and
     # it creates the catalog's folder).
     descriptors = load_descriptors(domains_dir)
@@ -74,22 +77,21 @@ def load_inputs(
 
         manifest = load_manifest()
     if grants is None:
-        grants = _lake_grants()
+        grants = _lake_grants(lake) if lake is not None else {}
     return GovernanceInputs(
         descriptors=descriptors, manifest=manifest, raw_retention=raw_retention, grants=grants
     )
 
 
-def _lake_grants() -> Mapping[str, frozenset[str]]:
-    """Approved access requests on the configured lake (none when there is no lake yet)."""
+def _lake_grants(lake: LakeStorage) -> Mapping[str, frozenset[str]]:
+    """Approved access requests on `lake` (none when there is no lake yet)."""
     # lazy: dagster (~1 s, the lake's storage), only when the grants are read from the lake
     from wdc_orchestration.governance.access_requests import approved_grants
-    from wdc_orchestration.resources.lake import lake_storage_from_settings
+    from wdc_orchestration.resources.lake import LocalLakeStorage
 
-    settings = get_settings()
-    if settings.lake_is_local and not Path(settings.lake_url).exists():
+    if isinstance(lake, LocalLakeStorage) and not Path(lake.root).exists():
         return {}
-    return approved_grants(lake_storage_from_settings(settings))
+    return approved_grants(lake)
 
 
 STATIC_POLICIES: dict[Policy, Callable[[GovernanceInputs], list[Violation]]] = {
