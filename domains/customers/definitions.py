@@ -1,9 +1,7 @@
-"""The customers domain's code location: its spec, handed to the platform's factory."""
-
-import dagster as dg
+"""The customers domain's code location: its spec; the platform builds the rest."""
 
 from domains.customers.simulator import ENTITIES
-from wdc_orchestration.mesh.domain import DomainSpec, build_domain_definitions
+from wdc_orchestration.mesh.domain import DomainSpec, code_location
 
 SPEC = DomainSpec(
     name="customers",
@@ -17,7 +15,5 @@ SPEC = DomainSpec(
 )
 
 
-# Built when Dagster loads the code location, not at import: the whole-mesh CLI imports SPEC only.
-@dg.definitions
-def defs() -> dg.Definitions:
-    return build_domain_definitions(SPEC)
+# Built when Dagster loads the location, not at import: the whole-mesh CLI imports SPEC only.
+defs = code_location(SPEC)

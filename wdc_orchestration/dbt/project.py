@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
@@ -20,10 +20,6 @@ from wdc_orchestration.dbt.manifest import parse_fingerprint as parse_fingerprin
 from wdc_orchestration.lakehouse.wap import AUDIT_SUFFIX
 
 log = logging.getLogger(__name__)
-
-# (domain, product) -> what a data product's asset shows in the catalog / its freshness policy
-ProductMetadata = Callable[[str, str], Mapping[str, Any]]
-ProductFreshness = Callable[[str, str], dg.FreshnessPolicy]
 
 
 def domain_of(dbt_resource_props: Mapping[str, Any]) -> str:
@@ -54,22 +50,16 @@ def published_relation(dbt_resource_props: Mapping[str, Any]) -> str | None:
 
 class WdcDbtTranslator(DagsterDbtTranslator):
     """Every dbt node becomes `<domain>/<model>`; sources become the raw assets that land them.
-    Groups and owners come from the dbt group of the domain."""
 
-    def __init__(
-        self,
-        groups: Mapping[str, Mapping[str, Any]],
-        product_metadata: ProductMetadata | None = None,
-        product_freshness: ProductFreshness | None = None,
-    ) -> None:
+    Specs from dbt's manifest only: keys, groups (the domain), owners (dbt's group owner,
+    dagster-dbt's default), tags and the table consumers read. What governance adds to a data
+    product (its freshness policy, its contract's metadata) is applied by the domain factory on
+    the resolved specs (mesh/domain.py, `product_governance`), not here."""
+
+    def __init__(self) -> None:
         # Source tests are checks too, but run by the raw gate before the dbt step
         # (wdc_orchestration/quality/source_tests.py says why), not inside it.
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=False))
-        self._groups = groups
-        # What the capabilities add to a data product's asset (the mesh's factory passes them in:
-        # governance and quality build on dbt, not the other way round)
-        self._product_metadata = product_metadata
-        self._product_freshness = product_freshness
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         domain = domain_of(dbt_resource_props)
@@ -84,14 +74,6 @@ class WdcDbtTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str:
         return domain_of(dbt_resource_props)
-
-    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str] | None:
-        # dagster-dbt passes a model's resolved group; a source has none: use its domain's group.
-        group = dbt_resource_props.get("group")
-        if not isinstance(group, Mapping):
-            group = self._groups.get(group or domain_of(dbt_resource_props))
-        email = (group or {}).get("owner", {}).get("email")
-        return [email] if email else None
 
     def get_tags(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, str]:
         tags = dict(super().get_tags(dbt_resource_props))
@@ -110,28 +92,7 @@ class WdcDbtTranslator(DagsterDbtTranslator):
             # where consumers read it, the public table the platform publishes into
             # (lakehouse/wap.py).
             metadata["dagster/table_name"] = public_table
-        latest = str(dbt_resource_props.get("version")) == str(
-            dbt_resource_props.get("latest_version")
-        )
-        if dbt_resource_props.get("access") == "public" and latest and self._product_metadata:
-            # Governance hook: a data product shows its contract in the catalog (owner, version,
-            # SLA, allowed consumers, classification per column, where its ports live).
-            metadata.update(
-                self._product_metadata(domain_of(dbt_resource_props), dbt_resource_props["name"])
-            )
         return metadata
-
-    def get_asset_spec(
-        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
-    ) -> dg.AssetSpec:
-        spec = super().get_asset_spec(manifest, unique_id, project)
-        props = self.get_resource_props(manifest, unique_id)
-        public = props["resource_type"] == "model" and props.get("access") == "public"
-        if public and self._product_freshness:
-            # A data product's SLA becomes a freshness policy (WARN, then FAIL when late).
-            policy = self._product_freshness(domain_of(props), props["name"])
-            spec = spec.replace_attributes(freshness_policy=policy)
-        return spec
 
     def get_asset_check_spec(
         self,
@@ -158,11 +119,5 @@ class WdcDbtTranslator(DagsterDbtTranslator):
 
 
 @cache
-def translator(
-    product_metadata: ProductMetadata | None = None,
-    product_freshness: ProductFreshness | None = None,
-) -> WdcDbtTranslator:
-    """The translator of the shared project: keys, groups and owners; with the capabilities'
-    hooks, a data product's catalog metadata and freshness policy too (the dbt step's assets)."""
-    groups = {g["name"]: g for g in load_manifest().get("groups", {}).values()}
-    return WdcDbtTranslator(groups, product_metadata, product_freshness)
+def translator() -> WdcDbtTranslator:
+    return WdcDbtTranslator()

@@ -33,7 +33,6 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator
 from dagster_dbt.asset_utils import (
     extract_runtime_selection_from_args,
-    get_manifest_and_translator_from_dbt_assets,
     get_updated_cli_invocation_params_for_context,
 )
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
@@ -51,6 +50,7 @@ from wdc_orchestration.dbt.manifest import (
 )
 from wdc_orchestration.dbt.manifest import DbtRunError as DbtRunError
 from wdc_orchestration.dbt.manifest import parse_project as parse_project
+from wdc_orchestration.dbt.project import dbt_project, load_manifest, translator
 from wdc_orchestration.lakehouse.run_window import RunWindow, invocation_env
 from wdc_orchestration.settings import (
     DBT_PROJECT_DIR,
@@ -318,14 +318,15 @@ class DbtRunner(dg.ConfigurableResource):
         window: RunWindow | None = None,
         sources: Sequence[tuple[str, str]] = (),
     ) -> DbtRun:
-        """`dbt <args>` for a `@dbt_assets` step, on the step's selection; see `asset_events`."""
-        manifest, translator, _ = get_manifest_and_translator_from_dbt_assets([context.assets_def])
+        """`dbt <args>` for a domain's dbt step (mesh/domain.py), on the step's selection; see
+        `translated_events`. The step's manifest and translator are the platform's own
+        (dbt/project.py), the ones its specs were built from."""
         return self.run(
             args,
             step_log=context.log,
             selection_context=context,
-            manifest=manifest,
-            dagster_dbt_translator=translator,
+            manifest=load_manifest(),
+            dagster_dbt_translator=translator(),
             window=window,
             sources=sources,
         )
@@ -334,14 +335,11 @@ class DbtRunner(dg.ConfigurableResource):
 def translated_events(run: DbtRun, context: dg.AssetExecutionContext) -> Iterator[Any]:
     """The Dagster events of what `run` did (outputs, check results), as dagster-dbt translates
     dbt's result events; whether dbt failed is the caller's to report (`run.error()`)."""
-    manifest, translator, project = get_manifest_and_translator_from_dbt_assets(
-        [context.assets_def]
-    )
     for event in run.events:
         yield from event.to_default_asset_events(
-            manifest=manifest,
-            dagster_dbt_translator=translator,
+            manifest=load_manifest(),
+            dagster_dbt_translator=translator(),
             context=context,
             target_path=run.target_path,
-            project=project,
+            project=dbt_project(),
         )

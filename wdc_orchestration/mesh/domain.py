@@ -2,6 +2,8 @@
 platform builds its raw assets, its dbt assets, its jobs and schedule, as one code location."""
 
 import os
+import warnings
+from collections.abc import Callable
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -14,7 +16,7 @@ from dagster_dbt.asset_utils import (
 )
 
 from wdc_orchestration.dbt.audited_build import write_audit_publish
-from wdc_orchestration.dbt.project import dbt_project, load_manifest, translator
+from wdc_orchestration.dbt.project import dbt_project, domain_of, load_manifest, translator
 from wdc_orchestration.dbt.runner import DbtRunner
 from wdc_orchestration.governance import governance_definitions
 from wdc_orchestration.governance.audit_gate import policy_gate
@@ -43,8 +45,15 @@ __all__ = [
     "DomainCapability",
     "LAKEHOUSE_POOL",
     "build_domain_definitions",
+    "code_location",
     "lakehouse_pool",
 ]
+
+# Governance is applied with `Definitions.map_resolved_asset_specs` (below), which Dagster 1.13
+# flags as preview in every process that loads a code location: said once here.
+warnings.filterwarnings(
+    "ignore", message="Function `Definitions.map_resolved_asset_specs`", category=dg.PreviewWarning
+)
 
 
 # Writers of the DuckLake catalog queue in a pool whose every slot is one writer (the instance's
@@ -63,7 +72,7 @@ def build_dbt_assets(spec: DomainSpec) -> dg.AssetsDefinition:
     nodes = manifest["nodes"]
     select = f"fqn:{spec.name}"
     specs, dbt_checks = build_dbt_specs(
-        translator=translator(dbt_product_metadata, freshness_policy),
+        translator=translator(),
         manifest=manifest,
         select=select,
         exclude="",
@@ -135,6 +144,24 @@ def domain_assets(spec: DomainSpec) -> list[dg.AssetsDefinition]:
     return [*raw, build_dbt_assets(spec)]
 
 
+def product_governance(asset: dg.AssetSpec) -> dg.AssetSpec:
+    """What governance adds to a data product's spec (a public dbt model), on top of the spec
+    the translator made from dbt's manifest: its SLA as a freshness policy (WARN, then FAIL when
+    late; every served major, each read against the product's SLA), and on its latest major its
+    contract in the catalog (owner, version, SLA, allowed consumers, classification per column,
+    where its ports live). Other assets are returned as they are."""
+    # dagster-dbt's own metadata on every spec it builds: the node the asset was made from.
+    unique_id = asset.metadata.get("dagster_dbt/unique_id")
+    node = load_manifest()["nodes"].get(unique_id) if isinstance(unique_id, str) else None
+    if node is None or node["resource_type"] != "model" or node.get("access") != "public":
+        return asset
+    domain, name = domain_of(node), node["name"]
+    asset = asset.replace_attributes(freshness_policy=freshness_policy(domain, name))
+    if str(node.get("version")) == str(node.get("latest_version")):
+        asset = asset.merge_attributes(metadata=dbt_product_metadata(domain, name))
+    return asset
+
+
 def domain_capabilities() -> list[DomainCapability]:
     """The capabilities every domain gets, in the order they are merged."""
     return [quality_definitions, governance_definitions, kpi_definitions]
@@ -143,10 +170,12 @@ def domain_capabilities() -> list[DomainCapability]:
 def domain_definitions(spec: DomainSpec) -> dg.Definitions:
     """Everything the platform builds for a domain, without resources, jobs or schedules: the
     code location and the whole-mesh CLI both start from this."""
-    return dg.Definitions.merge(
-        dg.Definitions(assets=domain_assets(spec)),
-        *(capability(spec) for capability in domain_capabilities()),
+    # Specs from the translator; governance applied on the resolved specs, as
+    # dagster-open-platform applies its freshness policies.
+    assets = dg.Definitions(assets=domain_assets(spec)).map_resolved_asset_specs(
+        func=product_governance
     )
+    return dg.Definitions.merge(assets, *(capability(spec) for capability in domain_capabilities()))
 
 
 def domain_selection(*domains: str) -> dg.AssetSelection:
@@ -211,3 +240,11 @@ def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
             resources=build_resources(settings=settings),
         ),
     )
+
+
+def code_location(spec: DomainSpec) -> Callable[..., dg.Definitions]:
+    """A domain's code location, all its definitions.py declares besides its spec:
+    `defs = code_location(SPEC)`. Built when Dagster loads the location (a `@dg.definitions`
+    loader, which Dagster and `dg` find at the module's top level), not at import: the
+    whole-mesh CLI imports the domains' SPEC only."""
+    return dg.definitions(lambda: build_domain_definitions(spec))

@@ -32,8 +32,14 @@ WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
 
 
 def domain_modules(workspace: Path = WORKSPACE_FILE) -> dict[str, str]:
-    """location name -> module, in workspace order (the order domains are listed in)."""
-    entries = load_yaml(workspace.read_text())["load_from"]
+    """location name -> module, in workspace order (the order domains are listed in): the
+    registry of domains (scaffold/project_files.py writes the other lists from it)."""
+    return registry(workspace.read_text())
+
+
+def registry(workspace_text: str) -> dict[str, str]:
+    """The registry's domains: location name -> module, in workspace.yaml's order."""
+    entries = load_yaml(workspace_text)["load_from"]
     return {
         entry["python_module"]["location_name"]: entry["python_module"]["module_name"]
         for entry in entries

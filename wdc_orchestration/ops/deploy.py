@@ -95,22 +95,31 @@ def _entry(server: CodeServer) -> str:
     )
 
 
+def grpc_workspace_shape(text: str) -> tuple[list[dict], str]:
+    """A gRPC workspace's entries and the host they share (`wdc-{location}` when each names its
+    location). ValueError when `text` is not a workspace of grpc_server entries or its hosts
+    follow no pattern."""
+    try:
+        entries = [entry["grpc_server"] for entry in load_yaml(text)["load_from"]]
+        hosts = {
+            str(e["host"]).replace(str(e["location_name"]), LOCATION_PLACEHOLDER) for e in entries
+        }
+        max(int(e["port"]) for e in entries)  # a port each, and at least one entry
+    except (KeyError, TypeError, ValueError, yaml.YAMLError) as error:
+        raise ValueError(f"not a workspace of grpc_server entries ({error!r})") from error
+    if len(hosts) != 1:
+        raise ValueError(f"its entries have no common host to follow: {sorted(hosts)}")
+    return entries, hosts.pop()
+
+
 def with_code_server(before: str, location: str, module: str) -> str:
     """The gRPC workspace `before` with one more code server after its last (`wdc new-domain`):
     the next port, and the others' host (or their per-location host, `wdc-{location}`). For a
     file `wdc grpc-workspace` wrote, the generator's output for the new list of locations.
     ValueError when `before` does not have that shape (nothing to follow)."""
-    try:
-        entries = [entry["grpc_server"] for entry in load_yaml(before)["load_from"]]
-        hosts = {
-            str(e["host"]).replace(str(e["location_name"]), LOCATION_PLACEHOLDER) for e in entries
-        }
-        port = max(int(e["port"]) for e in entries) + 1
-    except (KeyError, TypeError, ValueError, yaml.YAMLError) as error:
-        raise ValueError(f"not a workspace of grpc_server entries ({error!r})") from error
-    if len(hosts) != 1:
-        raise ValueError(f"its entries have no common host to follow: {sorted(hosts)}")
-    server = CodeServer(location, module, hosts.pop().replace(LOCATION_PLACEHOLDER, location), port)
+    entries, host = grpc_workspace_shape(before)
+    port = max(int(e["port"]) for e in entries) + 1
+    server = CodeServer(location, module, host.replace(LOCATION_PLACEHOLDER, location), port)
     after = before + ("" if before.endswith("\n") else "\n") + _entry(server)
     added = {"host": server.host, "port": server.port, "location_name": location}
     try:

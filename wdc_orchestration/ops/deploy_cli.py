@@ -6,6 +6,10 @@ production deployment needs from the platform, written without running anything 
                           a secret store, an image build)
   wdc grpc-workspace      the workspace of `grpc_server` entries, one code server per domain of
                           workspace.yaml; -o writes it (deploy/workspace.grpc.yaml is its output)
+  wdc workspace sync      the files that list the domains, written from workspace.yaml (the
+                          registry): dg.toml, domains/<d>/dg.toml, deploy/workspace.grpc.yaml and
+                          dbt_project.yml's folder configs; --check writes nothing, exit 1 when
+                          any is out of step
 
 Results go to stdout; a bad setting or option is one line and exit 2."""
 
@@ -17,6 +21,8 @@ import os
 import sys
 from pathlib import Path
 
+import yaml
+
 from wdc_orchestration.console.parser import UsageError
 from wdc_orchestration.ops.deploy import (
     DEFAULT_HOST,
@@ -25,7 +31,9 @@ from wdc_orchestration.ops.deploy import (
     grpc_workspace_yaml,
     write_grpc_workspace,
 )
-from wdc_orchestration.settings import get_settings
+from wdc_orchestration.scaffold.names import NewDomainError
+from wdc_orchestration.scaffold.project_files import WORKSPACE, registry, synced_files
+from wdc_orchestration.settings import PROJECT_ROOT, get_settings
 
 log = logging.getLogger("wdc_orchestration.cli")
 
@@ -73,8 +81,35 @@ def grpc_workspace_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def workspace_sync_command(args: argparse.Namespace) -> int:
+    """Write (or check) the files generated from workspace.yaml, the registry of domains."""
+    root = args.project_dir.resolve()
+    if not (root / WORKSPACE).is_file():
+        raise UsageError(f"--project-dir {root}: no {WORKSPACE} there")
+    try:
+        modules = registry((root / WORKSPACE).read_text())
+    except (KeyError, TypeError, yaml.YAMLError) as error:
+        raise UsageError(f"{root / WORKSPACE}: not a workspace of python_module entries") from error
+    try:
+        synced = synced_files(root, modules)
+    except NewDomainError as error:
+        raise UsageError(str(error)) from error
+    stale = [path for path, (now, wanted) in synced.items() if now != wanted]
+    for path in stale:
+        if args.check:
+            sys.stdout.write(f"out of step {path}\n")
+        else:
+            (root / path).write_text(synced[path][1])
+            sys.stdout.write(f"wrote {path}\n")
+    if not stale:
+        log.info("%d files in step with %s", len(synced), WORKSPACE)
+    elif args.check:
+        log.error("out of step with %s: run `wdc workspace sync`", WORKSPACE)
+    return 1 if stale and args.check else 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
-    """Add `instance` and `grpc-workspace` to the `wdc` command."""
+    """Add `instance`, `grpc-workspace` and `workspace sync` to the `wdc` command."""
 
     instance = commands.add_parser(
         "instance",
@@ -113,3 +148,23 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     grpc.add_argument("-o", "--output", type=Path, help="write the file here instead of stdout")
     grpc.set_defaults(handler=grpc_workspace_command)
+
+    workspace = commands.add_parser(
+        "workspace", help="workspace.yaml, the registry of domains, and the files made from it"
+    )
+    sub = workspace.add_subparsers(dest="workspace_command", required=True)
+    sync = sub.add_parser(
+        "sync",
+        help="write the files that list the domains from workspace.yaml",
+        description="workspace.yaml lists the domains (one code location each); the other files "
+        "that list them are written from it: dg.toml, each domains/<d>/dg.toml, "
+        "deploy/workspace.grpc.yaml (its host and ports kept) and each domain's folder config in "
+        "dbt_project/dbt_project.yml (a missing one added). Prints each file written.",
+    )
+    sync.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if any file is out of step"
+    )
+    sync.add_argument(
+        "--project-dir", type=Path, default=PROJECT_ROOT, help="the project (default: this one)"
+    )
+    sync.set_defaults(handler=workspace_sync_command)
