@@ -67,24 +67,14 @@ def graphql(port: int, query: str, variables: Mapping[str, Any] | None = None) -
     return payload["data"]
 
 
-class DagsterDev:
-    """A `dagster dev` (or `wdc dev`) process group, its log file, and its GraphQL endpoint."""
+class DagsterUI:
+    """The GraphQL endpoint of a running `dagster dev` (or `wdc dev`) on `port`, whoever started
+    it (`process`: the server's process, when known, so a crash fails fast), and its log file."""
 
-    def __init__(self, command: Sequence[str], port: int, env: Mapping[str, str], log: Path):
+    def __init__(self, port: int, log: Path, process: subprocess.Popen | None = None) -> None:
         self.port = port
         self.log = log
-        venv_bin = str(Path(sys.executable).parent)
-        environment = {**env, "PATH": f"{venv_bin}:{env.get('PATH', '')}"}
-        self._log_file = log.open("wb")
-        self.process = subprocess.Popen(
-            list(command),
-            cwd=PROJECT_ROOT,
-            env=environment,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group: stopped as one, code servers too
-        )
+        self.process = process
 
     @property
     def url(self) -> str:
@@ -100,7 +90,7 @@ class DagsterDev:
         deadline = time.monotonic() + timeout
         last: object = "no answer yet"
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if self.process is not None and self.process.poll() is not None:
                 pytest.fail(f"dagster dev exited with {self.process.returncode}; see {self.log}")
             try:
                 entries = self.locations()
@@ -137,6 +127,26 @@ class DagsterDev:
             if not any(run["status"] in RUNNING for run in runs):
                 return
             time.sleep(2)
+
+
+class DagsterDev(DagsterUI):
+    """A `dagster dev` (or `wdc dev`) process group started here, its log file, and its GraphQL
+    endpoint."""
+
+    def __init__(self, command: Sequence[str], port: int, env: Mapping[str, str], log: Path):
+        venv_bin = str(Path(sys.executable).parent)
+        environment = {**env, "PATH": f"{venv_bin}:{env.get('PATH', '')}"}
+        self._log_file = log.open("wb")
+        process = subprocess.Popen(
+            list(command),
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: stopped as one, code servers too
+        )
+        super().__init__(port, log, process)
 
     def stop(self) -> None:
         """Ctrl-C, as an engineer stops it (dagster dev then stops its children); killed when

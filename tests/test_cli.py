@@ -1,6 +1,6 @@
 """The `wdc` command line as a user meets it: help everywhere, one-line errors for bad input, a
 quiet exit, progress and a summary that agree with what the run recorded, options for dagster dev.
-(`wdc dev` is started for real in tests/test_dagster_ui.py, which drives the UI it serves.)"""
+(`wdc dev` is started for real in tests/test_nightly.py; tests/nightly_ui.py drives its UI.)"""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The nightly mesh as it really runs: `dagster dev` (webserver, daemon, one code server per domain)
-on the workspace, every domain's daily job launched at once as the 02:00 schedules do, the runs
-executed by the daemon's run launcher. One server and one lake for the module, in this order:
+"""The nightly mesh as it really runs: `wdc dev` (= `dagster dev` on the workspace: webserver,
+daemon, one code server per domain), every domain's daily job launched at once as the 02:00
+schedules do, the runs executed by the daemon's run launcher. One server and one lake for the
+module, in this order:
 
   nightly   all five daily jobs at once, two days in a row: every run succeeds (consumers wait for
             their producers in their readiness checks), and the products equal those of the
@@ -11,7 +12,9 @@ executed by the daemon's run launcher. One server and one lake for the module, i
   overlap   four runs at once: two domains' days, a two-day single-run backfill of sales, and a
             consumer of the first of those days: all succeed, with exact row counts;
   sigkill   a run killed with SIGKILL in its dbt step, then run again: exact products, no partial
-            day, no duplicate rows; and the same for `wdc materialize` killed mid-run.
+            day, no duplicate rows; and the same for `wdc materialize` killed mid-run;
+  ui        the Dagster UI's tests (tests/nightly_ui.py, imported here), once the two nights are
+            built: chromium and GraphQL on this server, instead of a `dagster dev` of their own.
 
 The first night runs on a new lake on purpose (not on a copy of the session's day-1 lake,
 tests/lakes.py): it is the suite's one night of the five daily jobs at once on an empty embedded
@@ -36,11 +39,24 @@ import dagster as dg
 import pytest
 from dagster._core.events import DagsterEventType
 
-from devtools.devserver import DagsterDev, launch_all
+from devtools.devserver import DagsterDev, launch_all, spawn
 from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR, MeshLake
+from tests.dagster_ui import wdc_executable
+from tests.nightly_ui import (  # the UI's tests, on this module's deployment (tests/nightly_ui.py)
+    browser_page,  # noqa: F401
+    first_visit,  # noqa: F401
+    page,  # noqa: F401
+    test_a_data_product_page_shows_description_owner_columns_checks_and_row_count,  # noqa: F401
+    test_a_new_instance_asks_to_join_the_community_once_and_skip_dismisses_it,  # noqa: F401
+    test_materialize_a_raw_partition_in_the_ui_and_see_the_run_succeed_with_its_steps,  # noqa: F401
+    test_the_global_asset_graph_shows_every_domain_and_the_cross_domain_edges,  # noqa: F401
+    test_the_graphql_client_launches_a_domain_job_for_a_partition_and_reads_its_checks,  # noqa: F401
+    test_wdc_dev_serves_every_domain_as_its_own_code_location,  # noqa: F401
+    ui,  # noqa: F401
+)
 from tests.products import on_days
 from wdc_orchestration.governance.descriptor import load_descriptors
-from wdc_orchestration.settings import environment, get_settings, isolated_lake_env
+from wdc_orchestration.settings import PROJECT_ROOT, environment, get_settings, isolated_lake_env
 
 pytestmark = pytest.mark.daemon  # dagster dev: webserver and daemon
 
@@ -80,6 +96,29 @@ class Nightly:
             ).fetchone()
 
 
+@dataclass
+class WdcDev(DagsterDev):
+    """`wdc dev -p PORT --host 127.0.0.1`, as an engineer starts the UI: the CLI writes the
+    platform's dagster.yaml into the lake's DAGSTER_HOME and runs `dagster dev -w workspace.yaml`
+    with the options passed on. The GraphQL calls are DagsterDev's."""
+
+    def start(self, timeout: float = 600.0) -> WdcDev:
+        os.environ["DAGSTER_HOME"] = str(self.home)  # this process's DagsterInstance.get()
+        venv_bin = str(Path(sys.executable).parent)  # `wdc dev` runs `dagster` from the PATH
+        env = {**os.environ, **self.env, "DAGSTER_HOME": str(self.home)}
+        env["PATH"] = f"{venv_bin}:{env.get('PATH', '')}"
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.log_file = self.log_file or self.home / "dagster-dev.log"
+        self.process = spawn(
+            [wdc_executable(), "dev", "-p", str(self.port), "--host", "127.0.0.1"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            log_file=self.log_file,
+        )
+        self.wait_for_locations(timeout)
+        return self
+
+
 @pytest.fixture(scope="module")
 def nightly(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nightly]:
     root = tmp_path_factory.mktemp("wdc-nightly")
@@ -88,7 +127,7 @@ def nightly(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "WDC_SEED": "42",
         "WDC_SCALE_FACTOR": str(TEST_SCALE_FACTOR),
     }
-    with environment(env), DagsterDev(home=root / "dagster_home", env=env) as server:
+    with environment(env), WdcDev(home=root / "dagster_home", env=env) as server:
         yield Nightly(MeshLake(root), server)
 
 

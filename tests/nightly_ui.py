@@ -1,6 +1,12 @@
 """The Dagster UI as engineers use it: `wdc dev` (= `dagster dev -w workspace.yaml`) for real on a
-free port, on the session's instance and lake (the two days `wdc materialize` ran), driven in
-Debian's chromium and, as a program would, through its GraphQL API.
+free port, driven in Debian's chromium and, as a program would, through its GraphQL API.
+
+These tests run on test_nightly.py's deployment, which imports them (a module named `test_*` would
+be collected on its own): its `wdc dev` and daemon on a new lake and instance, after the two
+nights its five daily jobs built. One `dagster dev` for both instead of one each, in one module,
+so one xdist worker (loadscope). What they run there disturbs nothing the nightly asserts: the
+raw day the UI materialises lands again as it was (no product is rebuilt), and the GraphQL
+client's customers day is one no consumer has built (no late-upstream rebuild follows).
 
 Expectations come from the running system, never from a list kept here: the groups from
 workspace.yaml, the cross-domain edges and step keys from GraphQL, columns and row counts from the
@@ -12,27 +18,26 @@ import importlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import DAY_1, DAY_2, MeshLake
-from tests.dagster_ui import (
-    DagsterDev,
-    chromium_page,
-    free_port,
-    graphql,
-    require_chromium,
-    screenshot,
-    wdc_executable,
-)
+from tests.conftest import DAY_1
+from tests.dagster_ui import DagsterUI, chromium_page, graphql, screenshot
 from wdc_orchestration.mesh.workspace import domain_modules
 
-pytestmark = [pytest.mark.browser, pytest.mark.daemon]
+if TYPE_CHECKING:
+    from tests.test_nightly import Nightly
+
+# test_nightly.py's marks are the module's (daemon); these are marked one by one
+browser = pytest.mark.browser
 
 PRODUCT = ("sales", "fct_orders")
 RAW_ASSET = ("catalog", "raw", "categories")
 GRAPHQL_JOB = ("customers", "customers_daily")
+# A day after every day of test_nightly.py: no consumer has built it, so customers' publication
+# of it requests no rebuild of sales (the late-upstream sensor) while the nightly's tests run.
+GRAPHQL_DAY = "2026-11-06"
 # The architecture's promise (README, docs/architecture.md): products cross domains this way.
 PROMISED_EDGES = {
     ("customers", "sales"),
@@ -44,28 +49,27 @@ ASSET_GRAPH_QUERY = """{ assetNodes { assetKey { path } groupName dependencyKeys
 
 
 @pytest.fixture(scope="module")
-def ui(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
-    """`wdc dev -p PORT --host 127.0.0.1`: options passed on to dagster dev, the CLI's instance."""
-    require_chromium()  # fail (CI) or skip before paying for the server's start
-    import os
-
-    port = free_port()
-    log = tmp_path_factory.mktemp("dagster_dev") / "dagster_dev.log"
-    server = DagsterDev(
-        [wdc_executable(), "dev", "-p", str(port), "--host", "127.0.0.1"], port, os.environ, log
-    )
-    try:
-        server.wait_until_loaded()
-        yield server
-        server.wait_for_no_runs_in_progress()
-    finally:
-        server.stop()
+def ui(two_nights: Nightly) -> DagsterUI:
+    """The nightly's `wdc dev -p PORT --host 127.0.0.1` (options passed on to dagster dev, the
+    CLI's instance), once its two nights are built."""
+    server = two_nights.server
+    ui = DagsterUI(server.port, server.log_file, server.process)
+    ui.wait_until_loaded()
+    return ui
 
 
 @pytest.fixture(scope="module")
-def page(ui: DagsterDev) -> Iterator[Any]:
-    with chromium_page() as browser_page:
-        yield browser_page
+def browser_page(ui: DagsterUI) -> Iterator[Any]:
+    with chromium_page() as page:
+        yield page
+
+
+@pytest.fixture
+def page(browser_page: Any) -> Iterator[Any]:
+    """The module's chromium page, left on a blank page after each test: an open Dagster page
+    keeps polling the webserver while the nightly's tests run."""
+    yield browser_page
+    browser_page.goto("about:blank")
 
 
 @dataclass(frozen=True)
@@ -76,8 +80,9 @@ class FirstVisit:
 
 
 @pytest.fixture(scope="module")
-def first_visit(ui: DagsterDev, page: Any) -> FirstVisit:
+def first_visit(ui: DagsterUI, browser_page: Any) -> FirstVisit:
     """A new instance greets with "Join the Dagster community": Skip dismisses it for good."""
+    page = browser_page
     page.goto(f"{ui.url}/asset-groups")
     dialog = page.get_by_role("dialog").filter(has_text="Join the Dagster community")
     try:
@@ -93,16 +98,20 @@ def first_visit(ui: DagsterDev, page: Any) -> FirstVisit:
     page.reload()
     page.get_by_text("Global asset lineage").first.wait_for()
     page.wait_for_timeout(3_000)  # the dialog opens after the page's first queries
-    return FirstVisit(shown, after_skip, dialog.is_visible())
+    visit = FirstVisit(shown, after_skip, dialog.is_visible())
+    page.goto("about:blank")
+    return visit
 
 
-def test_wdc_dev_serves_every_domain_as_its_own_code_location(ui: DagsterDev) -> None:
+@browser
+def test_wdc_dev_serves_every_domain_as_its_own_code_location(ui: DagsterUI) -> None:
     entries = ui.locations()
     assert [e["name"] for e in entries] == list(domain_modules())
     for entry in entries:
         assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
 
 
+@browser
 def test_a_new_instance_asks_to_join_the_community_once_and_skip_dismisses_it(
     first_visit: FirstVisit,
 ) -> None:
@@ -150,7 +159,7 @@ def _drawn_edges(geometry: dict[str, Any]) -> set[tuple[str | None, str | None]]
     }
 
 
-def _cross_domain_edges(ui: DagsterDev) -> set[tuple[str, str]]:
+def _cross_domain_edges(ui: DagsterUI) -> set[tuple[str, str]]:
     nodes = graphql(ui.port, ASSET_GRAPH_QUERY)["assetNodes"]
     group_of = {tuple(n["assetKey"]["path"]): n["groupName"] for n in nodes}
     return {
@@ -161,8 +170,9 @@ def _cross_domain_edges(ui: DagsterDev) -> set[tuple[str, str]]:
     }
 
 
+@browser
 def test_the_global_asset_graph_shows_every_domain_and_the_cross_domain_edges(
-    ui: DagsterDev, page: Any, first_visit: FirstVisit
+    ui: DagsterUI, page: Any, first_visit: FirstVisit
 ) -> None:
     domains = list(domain_modules())
     page.goto(f"{ui.url}/asset-groups")
@@ -181,7 +191,7 @@ def test_the_global_asset_graph_shows_every_domain_and_the_cross_domain_edges(
 # --- a data product's page ----------------------------------------------------------------------
 
 
-def _product_node(ui: DagsterDev) -> dict[str, Any]:
+def _product_node(ui: DagsterUI) -> dict[str, Any]:
     query = """query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) {
         ... on AssetNode { description
             owners { ... on UserAssetOwner { email } ... on TeamAssetOwner { team } }
@@ -231,13 +241,14 @@ def _names_shown(page: Any, names: list[str], shot: str) -> set[str]:
     return seen
 
 
+@browser
 def test_a_data_product_page_shows_description_owner_columns_checks_and_row_count(
-    ui: DagsterDev, page: Any, two_days: MeshLake, first_visit: FirstVisit
+    ui: DagsterUI, page: Any, two_nights: Nightly, first_visit: FirstVisit
 ) -> None:
     domain, model = PRODUCT
     node = _product_node(ui)
     owner = importlib.import_module(domain_modules()[domain]).SPEC.owner
-    with two_days.connect() as con:
+    with two_nights.lake.connect() as con:
         columns = con.execute(f"describe lakehouse.{domain}.{model}").fetchall()
         rows = con.execute(f"select count(*) from lakehouse.{domain}.{model}").fetchone()[0]
 
@@ -265,8 +276,9 @@ def test_a_data_product_page_shows_description_owner_columns_checks_and_row_coun
 # --- Materialize from the UI, then the run ----------------------------------------------------
 
 
+@browser
 def test_materialize_a_raw_partition_in_the_ui_and_see_the_run_succeed_with_its_steps(
-    ui: DagsterDev, page: Any, first_visit: FirstVisit
+    ui: DagsterUI, page: Any, first_visit: FirstVisit
 ) -> None:
     page.goto(f"{ui.url}/assets/{'/'.join(RAW_ASSET)}")
     page.get_by_role("button", name="Materialize…").click()
@@ -296,7 +308,7 @@ def test_materialize_a_raw_partition_in_the_ui_and_see_the_run_succeed_with_its_
     assert f"{RAW_ASSET[0]}__raw__{RAW_ASSET[2]}" in steps  # the asset's own step ran
 
 
-def _run_id_starting_with(ui: DagsterDev, prefix: str) -> str:
+def _run_id_starting_with(ui: DagsterUI, prefix: str) -> str:
     query = "{ runsOrError(limit: 20) { ... on Runs { results { runId } } } }"
     runs = graphql(ui.port, query)["runsOrError"]["results"]
     matches = [run["runId"] for run in runs if run["runId"].startswith(prefix)]
@@ -307,7 +319,7 @@ def _run_id_starting_with(ui: DagsterDev, prefix: str) -> str:
 # --- as a program would: DagsterGraphQLClient ---------------------------------------------------
 
 
-def _job_checks(ui: DagsterDev, location: str, job: str) -> set[tuple[str, str]]:
+def _job_checks(ui: DagsterUI, location: str, job: str) -> set[tuple[str, str]]:
     # `pipeline:` on the checks too: a product's node also lists the readiness checks its
     # consumers' jobs put on it (quality/upstream.py), which this job does not run.
     query = """query($selector: PipelineSelector!) { assetNodes(pipeline: $selector) {
@@ -326,7 +338,7 @@ def _job_checks(ui: DagsterDev, location: str, job: str) -> set[tuple[str, str]]
     }
 
 
-def _check_evaluations(ui: DagsterDev, run_id: str) -> dict[tuple[str, str], bool]:
+def _check_evaluations(ui: DagsterUI, run_id: str) -> dict[tuple[str, str], bool]:
     query = """query($id: ID!) { logsForRun(runId: $id, limit: 5000) {
         ... on EventConnection { events { __typename ... on AssetCheckEvaluationEvent {
             evaluation { checkName success assetKey { path } } } } } } }"""
@@ -340,8 +352,9 @@ def _check_evaluations(ui: DagsterDev, run_id: str) -> dict[tuple[str, str], boo
     }
 
 
+@browser
 def test_the_graphql_client_launches_a_domain_job_for_a_partition_and_reads_its_checks(
-    ui: DagsterDev,
+    ui: DagsterUI,
 ) -> None:
     from dagster import DagsterRunStatus
     from dagster_graphql import DagsterGraphQLClient
@@ -352,7 +365,7 @@ def test_the_graphql_client_launches_a_domain_job_for_a_partition_and_reads_its_
         job,
         repository_location_name=location,
         repository_name="__repository__",
-        tags={"dagster/partition": DAY_2},
+        tags={"dagster/partition": GRAPHQL_DAY},
     )
     run = ui.wait_for_run(run_id)
     assert client.get_run_status(run_id) == DagsterRunStatus.SUCCESS, run
