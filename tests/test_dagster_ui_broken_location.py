@@ -48,10 +48,11 @@ def _break_a_copy_of_the_domains(root: Path) -> Path:
         PROJECT_ROOT / "domains", source / "domains", ignore=shutil.ignore_patterns("__pycache__")
     )
     definitions = source / "domains" / BROKEN / "definitions.py"
+    # planted after the spec's imports: the first line of code after the module's docstring
     text = definitions.read_text()
-    definitions.write_text(
-        text.replace("import dagster as dg\n", "import dagster as dg\n" + BREAKAGE)
-    )
+    anchor = "from wdc_orchestration.mesh.domain import"
+    assert anchor in text, f"{definitions} no longer imports {anchor!r}"
+    definitions.write_text(text.replace(anchor, BREAKAGE + anchor, 1))
     assert BREAKAGE in definitions.read_text()
     return source
 
