@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from tests.definitions_snapshot import (
@@ -28,6 +29,8 @@ from tests.definitions_snapshot import (
     render,
     snapshot_path,
 )
+from wdc_orchestration.governance.assets import product_key, published_key
+from wdc_orchestration.governance.descriptor import load_descriptors
 from wdc_orchestration.mesh.workspace import domain_modules
 from wdc_orchestration.settings import isolated_lake_env
 
@@ -165,3 +168,26 @@ def test_loading_the_definitions_changes_no_environment_variable_and_writes_noth
     assert again["locations"] == len(LOCATIONS)
     assert again["changed"] == {}
     assert _tree(root) == before
+
+
+def test_each_product_carries_its_catalog_metadata_on_both_ports(tmp_path: Path) -> None:
+    """What the UI shows as the catalog (governance/catalog_metadata.py), added on the resolved
+    specs: a product's contract on its dbt model (the SQL port) and on its Parquet port, the file
+    port on the lake of the settings the location was loaded with."""
+    with default_settings(tmp_path):
+        specs = {
+            spec.key: spec for spec in load_location(LOCATIONS["sales"]).resolve_all_asset_specs()
+        }
+    products = load_descriptors(domain="sales").values()
+    assert products
+    for d in products:
+        for key in (product_key(d), published_key(d)):
+            metadata = specs[key].metadata
+            assert metadata["wdc/product"] == d.id and metadata["wdc/version"] == d.version, key
+            assert metadata["wdc/owner"] == d.team.owner, key
+            assert metadata["wdc/file_port"].path == f"{tmp_path / 'lake'}/{d.file_port_prefix}"
+            columns = {c.name for c in metadata["dagster/column_schema"].columns}
+            assert columns == {c.name for c in d.columns}, key
+    # everything else stays as its factory made it
+    raw = specs[dg.AssetKey(["sales", "raw", "orders"])]
+    assert "wdc/product" not in raw.metadata

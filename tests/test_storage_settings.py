@@ -22,7 +22,6 @@ from wdc_orchestration.mesh.workspace import INSTANCE_HEADER, dagster_home, inst
 from wdc_orchestration.settings import (
     PROJECT_ROOT,
     SETTINGS_EDGES,
-    SETTINGS_INNER_LEFT,
     S3Settings,
     SettingsError,
     environment,
@@ -259,7 +258,5 @@ def _modules_calling(function: str) -> set[str]:
 def test_the_settings_are_read_at_the_declared_edges_only() -> None:
     """One configuration path (issue 22): get_settings() is called by the edges settings.py
     declares (CLI entry points, the definitions and their resources, the dbt-duckdb plugins,
-    the portal's start) and the inner modules it names as left; everything else is handed its
-    settings or reads its resource."""
-    assert not SETTINGS_EDGES & SETTINGS_INNER_LEFT
-    assert _modules_calling("get_settings") == SETTINGS_EDGES | SETTINGS_INNER_LEFT
+    the portal's start); everything else is handed its settings or reads its resource."""
+    assert _modules_calling("get_settings") == SETTINGS_EDGES

@@ -20,8 +20,7 @@ The edges (`SETTINGS_EDGES`; tests/test_storage_settings.py holds the code to it
   invocation from its resource's settings (dbt/manifest.py: `dbt_environment`);
 - the portal's start (wdc_portal/context.py: `configure`).
 
-`SETTINGS_INNER_LEFT` names the one inner module still reading them itself (its caller is the
-dbt translator's metadata, changed elsewhere). Secrets are read from the environment when they
+No inner module reads them itself. Secrets are read from the environment when they
 are used, never a resource's field: S3Settings.from_env, `ducklake_catalog_from_env` (a masked
 catalog), the webhook URL and the pseudonymisation key.
 """
@@ -331,9 +330,6 @@ SETTINGS_EDGES = frozenset(
         "wdc_portal.context",
     }
 )
-# Inner modules still reading the settings themselves: the catalog metadata of a product (its
-# file port's URL), called by the dbt translator's get_metadata at load.
-SETTINGS_INNER_LEFT = frozenset({"wdc_orchestration.governance.catalog_metadata"})
 
 
 def get_settings() -> Settings:

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from wdc_orchestration.governance.catalog_metadata import product_metadata
+from wdc_orchestration.governance.catalog_metadata import PORT_TAG
 from wdc_orchestration.governance.descriptor import (
     Classification,
     ProductDescriptor,
@@ -57,9 +57,10 @@ def build_publish_asset(d: ProductDescriptor) -> dg.AssetsDefinition:
             f"{d.file_port_prefix}, published after the product's build and blocking checks "
             f"passed. Purpose: {d.description.purpose}"
         ),
-        metadata=product_metadata(d),
+        # its catalog metadata is the product's, added with the dbt model's on the resolved
+        # specs (mesh/domain.py: product_governance)
         kinds={"parquet"},
-        tags={"wdc/data_product": "", "wdc/port": "parquet"},
+        tags={"wdc/data_product": "", PORT_TAG: "parquet"},
         partitions_def=daily_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         # No pool: it only reads the catalog (a reader beside a writer is fine on SQLite too).

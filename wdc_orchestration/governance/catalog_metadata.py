@@ -1,5 +1,6 @@
 """What the Dagster UI shows about a product (the UI is the catalog): owner, purpose, version,
-classification per column, SLA, allowed consumers and where its ports live."""
+classification per column, SLA, allowed consumers and where its ports live. Where the lake is
+comes from the settings the definitions were built with (an argument: settings.py's edges)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 import dagster as dg
 
 from wdc_orchestration.governance.descriptor import ProductDescriptor, load_descriptors
-from wdc_orchestration.settings import get_settings
+
+# The tag of a product's port assets (its value, the kind of port: "parquet").
+PORT_TAG = "wdc/port"
 
 
 def column_schema(d: ProductDescriptor) -> dg.TableSchema:
@@ -33,8 +36,8 @@ def column_schema(d: ProductDescriptor) -> dg.TableSchema:
     return dg.TableSchema(columns=columns)
 
 
-def product_metadata(d: ProductDescriptor) -> dict[str, Any]:
-    lake_url = get_settings().lake_url.rstrip("/")
+def product_metadata(d: ProductDescriptor, lake_url: str) -> dict[str, Any]:
+    lake_url = lake_url.rstrip("/")
     return {
         "wdc/product": d.id,
         "wdc/version": d.version,
@@ -57,8 +60,8 @@ def _descriptors() -> dict[str, ProductDescriptor]:
     return load_descriptors()
 
 
-def dbt_product_metadata(domain: str, name: str) -> dict[str, Any]:
-    """The catalog metadata of a public dbt model, from its descriptor ({} when it has none:
-    the contract policy reports that)."""
+def catalog_metadata(domain: str, name: str, lake_url: str) -> dict[str, Any]:
+    """The catalog metadata of a data product (its dbt model's and its Parquet port's), from its
+    descriptor ({} when it has none: the contract policy reports that)."""
     d = _descriptors().get(f"{domain}.{name}")
-    return product_metadata(d) if d else {}
+    return product_metadata(d, lake_url) if d else {}

@@ -4,6 +4,7 @@ platform builds its raw assets, its dbt assets, its jobs and schedule, as one co
 import os
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import dagster as dg
 from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -20,7 +21,7 @@ from wdc_orchestration.dbt.project import dbt_project, domain_of, load_manifest,
 from wdc_orchestration.dbt.runner import DbtRunner
 from wdc_orchestration.governance import governance_definitions
 from wdc_orchestration.governance.audit_gate import policy_gate
-from wdc_orchestration.governance.catalog_metadata import dbt_product_metadata
+from wdc_orchestration.governance.catalog_metadata import PORT_TAG, catalog_metadata
 from wdc_orchestration.kpis import kpi_definitions
 from wdc_orchestration.lakehouse.catalog_lock import LAKEHOUSE_POOL, lakehouse_pool
 from wdc_orchestration.lakehouse.faults import retry_transient
@@ -144,12 +145,16 @@ def domain_assets(spec: DomainSpec) -> list[dg.AssetsDefinition]:
     return [*raw, build_dbt_assets(spec)]
 
 
-def product_governance(asset: dg.AssetSpec) -> dg.AssetSpec:
-    """What governance adds to a data product's spec (a public dbt model), on top of the spec
-    the translator made from dbt's manifest: its SLA as a freshness policy (WARN, then FAIL when
-    late; every served major, each read against the product's SLA), and on its latest major its
-    contract in the catalog (owner, version, SLA, allowed consumers, classification per column,
-    where its ports live). Other assets are returned as they are."""
+def product_governance(asset: dg.AssetSpec, lake_url: str) -> dg.AssetSpec:
+    """What governance adds to a data product's specs (a public dbt model and its Parquet port),
+    on top of the specs their factories made (the dbt model's from dbt's manifest): the model's
+    SLA as a freshness policy (WARN, then FAIL when late; every served major, each read against
+    the product's SLA), and on its latest major and its port its contract in the catalog (owner,
+    version, SLA, allowed consumers, classification per column, where its ports live, on the lake
+    at `lake_url`). Other assets are returned as they are."""
+    if asset.tags.get(PORT_TAG) == "parquet":
+        domain, _, name = asset.key.path
+        return asset.merge_attributes(metadata=catalog_metadata(domain, name, lake_url))
     # dagster-dbt's own metadata on every spec it builds: the node the asset was made from.
     unique_id = asset.metadata.get("dagster_dbt/unique_id")
     node = load_manifest()["nodes"].get(unique_id) if isinstance(unique_id, str) else None
@@ -158,7 +163,7 @@ def product_governance(asset: dg.AssetSpec) -> dg.AssetSpec:
     domain, name = domain_of(node), node["name"]
     asset = asset.replace_attributes(freshness_policy=freshness_policy(domain, name))
     if str(node.get("version")) == str(node.get("latest_version")):
-        asset = asset.merge_attributes(metadata=dbt_product_metadata(domain, name))
+        asset = asset.merge_attributes(metadata=catalog_metadata(domain, name, lake_url))
     return asset
 
 
@@ -167,15 +172,15 @@ def domain_capabilities() -> list[DomainCapability]:
     return [quality_definitions, governance_definitions, kpi_definitions]
 
 
-def domain_definitions(spec: DomainSpec) -> dg.Definitions:
+def domain_definitions(spec: DomainSpec, lake_url: str) -> dg.Definitions:
     """Everything the platform builds for a domain, without resources, jobs or schedules: the
-    code location and the whole-mesh CLI both start from this."""
-    # Specs from the translator; governance applied on the resolved specs, as
-    # dagster-open-platform applies its freshness policies.
-    assets = dg.Definitions(assets=domain_assets(spec)).map_resolved_asset_specs(
-        func=product_governance
-    )
-    return dg.Definitions.merge(assets, *(capability(spec) for capability in domain_capabilities()))
+    code location and the whole-mesh CLI both start from this, with the lake of their settings."""
+    # Specs from their factories (the dbt models' from the translator); governance applied on the
+    # resolved specs, as dagster-open-platform applies its freshness policies.
+    return dg.Definitions.merge(
+        dg.Definitions(assets=domain_assets(spec)),
+        *(capability(spec) for capability in domain_capabilities()),
+    ).map_resolved_asset_specs(func=partial(product_governance, lake_url=lake_url))
 
 
 def domain_selection(*domains: str) -> dg.AssetSelection:
@@ -227,7 +232,7 @@ def build_domain_definitions(spec: DomainSpec) -> dg.Definitions:
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
     return dg.Definitions.merge(
-        domain_definitions(spec),
+        domain_definitions(spec, settings.lake_url),
         dg.Definitions(
             jobs=[daily_job],
             schedules=[nightly],

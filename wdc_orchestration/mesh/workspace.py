@@ -60,6 +60,7 @@ def mesh_definitions(
     seed: int | None = None,
 ) -> dg.Definitions:
     """Every domain's assets; the `mesh_daily` job selects `domains` (all when None)."""
+    settings = get_settings()
     specs = load_domain_specs(domains)
     selected = list(domains) if domains else [spec.name for spec in specs]
     job = dg.define_asset_job(
@@ -69,13 +70,13 @@ def mesh_definitions(
         description="One day of the whole mesh (or of the chosen domains), in dependency order.",
     )
     return dg.Definitions.merge(
-        *(domain_definitions(spec) for spec in specs),
+        *(domain_definitions(spec, settings.lake_url) for spec in specs),
         dg.Definitions(
             jobs=[job],
             # One process runs the domains in dependency order: a consumer whose producer is not
             # in the run and has not published the day fails at once instead of waiting for it.
             resources=build_resources(
-                scale_factor=scale_factor, seed=seed, upstream_wait_seconds=0
+                scale_factor=scale_factor, seed=seed, upstream_wait_seconds=0, settings=settings
             ),
         ),
     )
