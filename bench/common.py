@@ -44,7 +44,7 @@ def simulator_entities(domains: Sequence[str] | None = None) -> dict[str, tuple]
     """domain -> the raw entities its simulator exports, in workspace order. Imported from the
     simulators, not the code locations: loading a location prepares the dbt manifest, which a
     generation benchmark does not need."""
-    from wdc_orchestration.mesh.workspace import domain_modules
+    from wdc_orchestration.mesh.registry import domain_modules
 
     return {
         name: importlib.import_module(f"domains.{name}.simulator").ENTITIES

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--locations", nargs="+", help="a subset (default: every location)")
     args = parser.parse_args(argv)
     setup_logging()
-    from wdc_orchestration.mesh.workspace import domain_modules
+    from wdc_orchestration.mesh.registry import domain_modules
 
     rows = []
     with temp_lake("load") as _root:

@@ -259,7 +259,8 @@ class GrpcDeployment(DagsterDev):
     def start(self, timeout: float = 600.0) -> GrpcDeployment:
         import dagster as dg
 
-        from wdc_orchestration.mesh.workspace import dagster_home, domain_modules
+        from wdc_orchestration.mesh.registry import domain_modules
+        from wdc_orchestration.mesh.workspace import dagster_home
         from wdc_orchestration.ops.deploy import CodeServer, grpc_workspace_yaml
 
         environment = {**os.environ, **self.env, "DAGSTER_HOME": str(self.home)}

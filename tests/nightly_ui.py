@@ -24,7 +24,7 @@ import pytest
 
 from tests.conftest import DAY_1
 from tests.dagster_ui import DagsterUI, chromium_page, graphql, screenshot
-from wdc_orchestration.mesh.workspace import domain_modules
+from wdc_orchestration.mesh.registry import domain_modules
 
 if TYPE_CHECKING:
     from tests.test_nightly import Nightly

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import ast
 import io
+import subprocess
+import sys
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -369,3 +371,21 @@ def test_the_cycle_finder_finds_cycles(
     graph: dict[str, set[str]], expected: list[list[str]]
 ) -> None:
     assert sorted(cycles(graph)) == expected
+
+
+# What `wdc`'s start may load: its commands parse and check their arguments before the mesh is
+# loaded, so a bad option (tests/test_bad_input.py) or a light command costs no Dagster, dbt or
+# polars import (~3 s of CPU each on this suite's machines). A module-level import of the mesh
+# in any command's module brings them all back.
+HEAVY_AT_START = ("dagster", "dagster_dbt", "dbt", "polars", "faker")
+
+
+def test_the_wdc_command_starts_without_dagster_or_dbt() -> None:
+    code = (
+        "import sys, wdc_orchestration.cli; "
+        f"print(sorted(m for m in {HEAVY_AT_START!r} if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]", f"`import wdc_orchestration.cli` loads {loaded}"

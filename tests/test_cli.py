@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import DAY_1, DAY_2, MeshLake, started_run
 from wdc_orchestration.cli import build_parser, dagster_dev_command, main, parse_args
-from wdc_orchestration.mesh.workspace import domain_modules
+from wdc_orchestration.mesh.registry import domain_modules
 from wdc_orchestration.settings import PROJECT_ROOT, isolated_lake_env
 
 LEAK_WARNING = "leaked semaphore"

@@ -25,7 +25,8 @@ from tests.dagster_ui import (
     require_chromium,
     screenshot,
 )
-from wdc_orchestration.mesh.workspace import INSTANCE_YAML, WORKSPACE_FILE, domain_modules
+from wdc_orchestration.mesh.registry import WORKSPACE_FILE, domain_modules
+from wdc_orchestration.mesh.workspace import INSTANCE_YAML
 from wdc_orchestration.settings import PROJECT_ROOT, isolated_lake_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.daemon]

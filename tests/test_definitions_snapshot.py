@@ -31,7 +31,7 @@ from tests.definitions_snapshot import (
 )
 from wdc_orchestration.governance.assets import product_key, published_key
 from wdc_orchestration.governance.descriptor import load_descriptors
-from wdc_orchestration.mesh.workspace import domain_modules
+from wdc_orchestration.mesh.registry import domain_modules
 from wdc_orchestration.settings import isolated_lake_env
 
 LOCATIONS = domain_modules()
@@ -96,7 +96,7 @@ from wdc_orchestration.settings import load_dotenv_once
 load_dotenv_once()
 before = dict(os.environ)
 from tests.definitions_snapshot import load_location
-from wdc_orchestration.mesh.workspace import domain_modules
+from wdc_orchestration.mesh.registry import domain_modules
 loaded = [load_location(module) for module in domain_modules().values()]
 assert all(defs.resolve_asset_graph().get_all_asset_keys() for defs in loaded)
 after = dict(os.environ)

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from wdc_orchestration.cli import main
-from wdc_orchestration.mesh.workspace import domain_modules
+from wdc_orchestration.mesh.registry import domain_modules
 from wdc_orchestration.scaffold.project_files import (
     DBT_PROJECT,
     DG_WORKSPACE,

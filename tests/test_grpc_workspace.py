@@ -26,7 +26,7 @@ from tests.infra import PostgresCluster
 from tests.products import on_days
 from wdc_orchestration.cli import main
 from wdc_orchestration.governance.descriptor import load_descriptors
-from wdc_orchestration.mesh.workspace import domain_modules
+from wdc_orchestration.mesh.registry import domain_modules
 from wdc_orchestration.ops.deploy import (
     GRPC_WORKSPACE_FILE,
     CodeServer,

@@ -37,7 +37,7 @@ import yaml
 
 from tests.conftest import DAY_1, DAY_2, TEST_SCALE_FACTOR
 from wdc_orchestration.cli import main
-from wdc_orchestration.mesh.workspace import domain_modules
+from wdc_orchestration.mesh.registry import domain_modules
 from wdc_orchestration.ops.deploy import code_servers, grpc_workspace_yaml
 from wdc_orchestration.settings import PROJECT_ROOT, environment, isolated_lake_env
 

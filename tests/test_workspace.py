@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from wdc_orchestration.mesh.workspace import domain_modules
+from wdc_orchestration.mesh.registry import domain_modules
 from wdc_orchestration.settings import PROJECT_ROOT
 
 

@@ -23,6 +23,7 @@ from wdc_orchestration.console.parser import (
 from wdc_orchestration.governance.cli import register as register_governance
 from wdc_orchestration.lakehouse.run_window import partition_day
 from wdc_orchestration.logs import configure_logging
+from wdc_orchestration.mesh.registry import domain_modules
 from wdc_orchestration.ops.deploy_cli import register as register_deploy
 from wdc_orchestration.ops.doctor.cli import register as register_doctor
 from wdc_orchestration.quality.cli import register as register_quality
@@ -59,9 +60,6 @@ def _materialize_request(args: argparse.Namespace) -> MaterializeRequest:
     if args.domains is not None and not domains:
         raise UsageError(f"--domains {args.domains!r} names no domain (leave it out for all)")
     if domains:
-        # lazy: the mesh loads dagster, dbt and the domains (~3 s); only commands that run it pay
-        from wdc_orchestration.mesh.workspace import domain_modules
-
         unknown = sorted(set(domains) - set(domain_modules()))
         if unknown:
             known = ", ".join(domain_modules())
@@ -170,7 +168,7 @@ def _rebuild_stale_consumers(
     # lazy: dagster, dbt and the mesh (~3 s), only when consumers are stale
     from wdc_orchestration.console.progress import day_progress
     from wdc_orchestration.dbt.project import load_manifest
-    from wdc_orchestration.mesh.workspace import MESH_JOB, domain_modules, mesh_definitions
+    from wdc_orchestration.mesh.workspace import MESH_JOB, mesh_definitions
     from wdc_orchestration.quality.late_upstream import stale_days
 
     domains = list(domain_modules())

@@ -20,9 +20,11 @@ from wdc_orchestration.console.parser import (
     new_file,
 )
 from wdc_orchestration.governance.descriptor import DOMAINS_DIR, DescriptorError, load_descriptors
+from wdc_orchestration.governance.iam import all_policies, write_policies
 from wdc_orchestration.governance.product_cli import contracts_dir
 from wdc_orchestration.governance.product_cli import register as register_products
 from wdc_orchestration.governance.violations import Violation
+from wdc_orchestration.mesh.registry import domain_modules
 from wdc_orchestration.settings import get_settings
 
 log = logging.getLogger("wdc_orchestration.governance")
@@ -143,10 +145,6 @@ def catalog(args: argparse.Namespace) -> int:
 
 
 def policy_iam(args: argparse.Namespace) -> int:
-    # lazy: the mesh (dagster, dbt: ~3 s), only for `policy iam`
-    from wdc_orchestration.governance.iam import all_policies, write_policies
-    from wdc_orchestration.mesh.workspace import domain_modules
-
     bucket, prefix = args.bucket, args.prefix
     lake_url = get_settings().lake_url
     if bucket is None and lake_url.startswith("s3://"):

@@ -15,35 +15,18 @@ import dagster as dg
 
 from wdc_orchestration.mesh.domain import domain_definitions, domain_selection
 from wdc_orchestration.mesh.partitions import daily_partitions
+from wdc_orchestration.mesh.registry import domain_modules
 from wdc_orchestration.mesh.resources import build_resources
 from wdc_orchestration.mesh.spec import DomainSpec
 from wdc_orchestration.settings import (
-    PROJECT_ROOT,
     RUN_MONITORING_SECONDS,
     get_settings,
     run_monitoring_seconds,
 )
-from wdc_orchestration.yamlio import load_yaml
 
 log = logging.getLogger(__name__)
 
 MESH_JOB = "mesh_daily"
-WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
-
-
-def domain_modules(workspace: Path = WORKSPACE_FILE) -> dict[str, str]:
-    """location name -> module, in workspace order (the order domains are listed in): the
-    registry of domains (scaffold/project_files.py writes the other lists from it)."""
-    return registry(workspace.read_text())
-
-
-def registry(workspace_text: str) -> dict[str, str]:
-    """The registry's domains: location name -> module, in workspace.yaml's order."""
-    entries = load_yaml(workspace_text)["load_from"]
-    return {
-        entry["python_module"]["location_name"]: entry["python_module"]["module_name"]
-        for entry in entries
-    }
 
 
 def load_domain_specs(names: Sequence[str] | None = None) -> list[DomainSpec]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from wdc_orchestration.mesh.registry import domain_modules
 from wdc_orchestration.settings import PROJECT_ROOT
 from wdc_orchestration.yamlio import load_yaml
 
@@ -56,10 +57,6 @@ def code_servers(
     """One server per location of workspace.yaml (or `modules`: location -> module), in its order,
     on consecutive ports from `first_port`. `host` may name each location: `wdc-{location}`."""
     if modules is None:
-        from wdc_orchestration.mesh.workspace import (
-            domain_modules,  # imports Dagster: only when needed
-        )
-
         modules = domain_modules()
     locations = dict(modules)
     if not 0 < first_port <= 65536 - len(locations):

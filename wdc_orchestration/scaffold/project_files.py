@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from wdc_orchestration.mesh.workspace import registry
+from wdc_orchestration.mesh.registry import registry
 from wdc_orchestration.ops.deploy import (
     code_servers,
     grpc_workspace_shape,
