@@ -72,16 +72,18 @@ def _copy_lake(source: MeshLake, target: Path) -> None:
 
 @pytest.fixture(scope="module")
 def defect_lake(two_days: MeshLake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshLake]:
-    """Two clean days, then a third whose finance payments carry null keys: the raw gate stops
-    it, the day is quarantined and an incident recorded (what monitoring must show)."""
+    """Two clean days, then a third of finance whose payments carry null keys: the raw gate stops
+    it, the day is quarantined and an incident recorded (what monitoring must show). Finance
+    alone: the other domains' third day would show nothing more here (a day-run of four
+    domains less)."""
     from wdc_orchestration.cli import main
 
     root = tmp_path_factory.mktemp("wdc-portal")
     _copy_lake(two_days, root)
     with environment(isolated_lake_env(root)):
         code = main(
-            ["materialize", "--start", DAY_3_DEFECT, "--defects", "null_keys",
-             "--log-level", "WARNING"]
+            ["materialize", "--start", DAY_3_DEFECT, "--domains", "finance",
+             "--defects", "null_keys", "--log-level", "WARNING"]
         )  # fmt: skip
         assert code == 1, "the planted defect must fail the day"
         yield MeshLake(root)
