@@ -33,6 +33,7 @@ import yaml
 from bench.common import log, materialize_day, report, setup_logging, target, temp_lake
 from wdc_orchestration.mesh.registry import WORKSPACE_FILE
 from wdc_orchestration.settings import PROJECT_ROOT
+from wdc_orchestration.yamlio import load_yaml
 
 DOMAINS = ["customers", "catalog", "sales", "finance", "logistics"]
 TARGET_RATIO = 1.5
@@ -103,7 +104,7 @@ def domains_workspace(domains: list[str], folder: Path) -> Path:
     file): a night of three domains does not start, and tick the sensors of, five code servers."""
     if set(domains) == set(DOMAINS):
         return WORKSPACE_FILE
-    document = yaml.safe_load(WORKSPACE_FILE.read_text())
+    document = load_yaml(WORKSPACE_FILE.read_text())
     document["load_from"] = [
         # the file is written elsewhere: the domains' folder is the project's, not its own
         {"python_module": {**entry["python_module"], "working_directory": str(PROJECT_ROOT)}}
