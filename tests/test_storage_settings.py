@@ -162,7 +162,9 @@ def test_without_an_access_key_the_aws_credential_chain_provides_it(tmp_path: Pa
 
 
 def test_the_instance_is_sqlite_by_default_and_postgres_through_env_references() -> None:
-    assert "storage" not in yaml.safe_load(instance_yaml({}))
+    sqlite = yaml.safe_load(instance_yaml({}))["storage"]["custom"]
+    assert sqlite["class"] == "EngineReusingSqliteStorage"
+    assert sqlite["config"] == {"base_dir": {"env": "DAGSTER_HOME"}}  # moves with its lake
     env = {
         "DAGSTER_PG_HOST": "db.internal",
         "DAGSTER_PG_DB": "dagster",
@@ -230,7 +232,8 @@ def test_wdc_rewrites_its_own_instance_file_and_leaves_an_operators_alone(tmp_pa
     with environment({"DAGSTER_HOME": str(home), **{k: "" for k in pg}}):
         config = dagster_home() / "dagster.yaml"
         written = config.read_text()
-    assert written.startswith(INSTANCE_HEADER) and "storage" not in written
+    assert written.startswith(INSTANCE_HEADER) and "postgres" not in written
+    assert "EngineReusingSqliteStorage" in written
     with environment({"DAGSTER_HOME": str(home), **pg}):
         dagster_home()
         assert "postgres_db" in config.read_text()

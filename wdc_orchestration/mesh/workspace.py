@@ -116,12 +116,25 @@ PG_VARIABLES = {
 _PG_REQUIRED = ("hostname", "db_name", "username")
 
 
+# Dagster's SQLite storage under DAGSTER_HOME, its engines kept per file (mesh/instance_storage.py).
+# The folder is read from the environment when the instance loads: a lake's instance copied or
+# moved with its lake stays where it is.
+SQLITE_STORAGE_YAML = """storage:
+  custom:
+    module: wdc_orchestration.mesh.instance_storage
+    class: EngineReusingSqliteStorage
+    config:
+      base_dir:
+        env: DAGSTER_HOME
+"""
+
+
 def instance_yaml(env: Mapping[str, str]) -> str:
     """The instance's dagster.yaml for `env`: SQLite storage under DAGSTER_HOME (Dagster's
-    default), or PostgreSQL when DAGSTER_PG_HOST is set."""
+    files and schema, engines reused), or PostgreSQL when DAGSTER_PG_HOST is set."""
     base = _instance_yaml(run_monitoring_seconds(env))
     if not env.get(PG_VARIABLES["hostname"], "").strip():
-        return base
+        return base + SQLITE_STORAGE_YAML
     missing = [PG_VARIABLES[k] for k in _PG_REQUIRED if not env.get(PG_VARIABLES[k], "").strip()]
     if missing:
         raise ValueError(
