@@ -9,6 +9,8 @@ import datetime as dt
 import pytest
 
 from tests.conftest import DAY_1, DAY_2, MeshLake
+from wdc_orchestration.dbt import manifest as manifests
+from wdc_orchestration.dbt import runner as runner_module
 from wdc_orchestration.dbt.project import DBT_TARGET
 from wdc_orchestration.dbt.runner import DbtRunner
 from wdc_orchestration.lakehouse.run_window import RunWindow, run_window_environment
@@ -85,3 +87,33 @@ def test_an_inline_query_after_a_failed_one_runs(runner: DbtRunner) -> None:
     assert run.success, run.errors
     (row,) = run.results[0].agate_table.rows
     assert row[0] == 42
+
+
+def test_the_next_process_loads_the_kept_manifest_and_runs_with_it(
+    runner: DbtRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process that parsed keeps its manifest (dbt/manifest.py: keep_manifest); the next one
+    loads it instead of parsing, and builds and tests with it: refs, sources and ephemeral
+    parents resolved as from a parse (dbt's own `Manifest` pickling shifted the fields and failed
+    here with "RefableLookup.find() missing 1 required positional argument")."""
+    fingerprint = manifests.parse_fingerprint(DBT_PROJECT_DIR, runner.invocation_env())
+    parsed = runner._manifest()
+    assert manifests._kept_manifest_path(fingerprint).exists()
+
+    manifests.PARSED_MANIFESTS.clear()  # as in a new process
+
+    def no_parse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("parsed although a kept manifest was there")
+
+    monkeypatch.setattr(runner_module, "parse_project", no_parse)
+    kept = runner._manifest()
+    assert kept is not parsed and kept.nodes.keys() == parsed.nodes.keys()
+    with run_window_environment(_window(DAY_2)):
+        compiled = runner.run(["compile", "--select", "fct_orders"])
+        assert compiled.success, compiled.errors
+        # read before the next invocation resets the shared manifest's compiled code
+        model = compiled.result_by_unique_id()["model.wdc.fct_orders"]
+        assert "__dbt__cte__int_sales__order_item_totals as (" in model.node.compiled_code
+        tested = runner.run(["test", "--select", "source:customers_raw"])
+    assert tested.success, tested.errors
+    assert tested.results and {str(r.status) for r in tested.results} == {"pass"}

@@ -185,6 +185,86 @@ def dbt_args(project_dir: str, profiles_dir: str, target: str, target_path: Path
     ]
 
 
+def _kept_manifest_path(fingerprint: str) -> Path:
+    from dbt.version import __version__ as dbt_version
+
+    return dbt_target_dir() / f"manifest-{dbt_version}-{fingerprint[:24]}.pickle"
+
+
+def _state(manifest: Manifest) -> dict[str, Any]:
+    """The manifest's fields, without its lock and its lookups (indexes dbt builds again on first
+    use). Not `pickle.dumps(manifest)`: dbt's own `Manifest.__reduce_ex__` passes its fields by
+    position and misses the newer ones, so what it restores has them shifted (a lookup where
+    the fixtures were: "RefableLookup.find() missing 1 required positional argument")."""
+    state = dict(vars(manifest))
+    del state["_lock"]
+    for name in state:
+        if name.endswith("_lookup") or name in ("_macros_by_name", "_macros_by_package"):
+            state[name] = None
+    return state
+
+
+def _restored(state: dict[str, Any]) -> Manifest:
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.mp_context import get_mp_context
+
+    manifest = Manifest.__new__(Manifest)
+    vars(manifest).update(state)
+    manifest._lock = get_mp_context().Lock()
+    return manifest
+
+
+def keep_manifest(manifest: Manifest, fingerprint: str) -> None:
+    """Keep the shared project's parsed manifest for the next processes, as a pickle.
+
+    Why: each process that runs dbt (`wdc materialize`, each run a `dagster dev` launches) paid
+    ~2 s of CPU to rebuild the manifest object from dbt's partial-parse state (msgpack decoded
+    into dataclasses, every file's hash checked, refs and docs processed again); unpickling the
+    object dbt built is ~0.01 s. It is keyed like the in-process cache (PARSED_MANIFESTS): the
+    project's parse inputs, the settings dbt parses with and dbt's version; a change to any of
+    them is another file. The file is this project's own output in its target folder; written
+    whole under another name, then renamed, so a reader never sees half of one."""
+    import pickle
+
+    path = _kept_manifest_path(fingerprint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        partial.write_bytes(pickle.dumps(_state(manifest), protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(partial, path)
+        _prune_kept_manifests(keep=path)
+    except (OSError, pickle.PicklingError, TypeError) as error:  # costs the next load, no more
+        partial.unlink(missing_ok=True)
+        log.warning("the parsed dbt manifest was not kept (%s): the next process parses", error)
+
+
+# Settings differ per lake (the sources' locations), so a machine working on several lakes keeps
+# one file for each: the most recent few, about 1 MB each.
+KEPT_MANIFESTS = 8
+
+
+def _prune_kept_manifests(keep: Path) -> None:
+    kept = sorted(
+        keep.parent.glob("manifest-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for old in [p for p in kept if p != keep][KEPT_MANIFESTS - 1 :]:
+        old.unlink(missing_ok=True)
+
+
+def kept_manifest(fingerprint: str) -> Manifest | None:
+    """The manifest `keep_manifest` kept for `fingerprint`, or None."""
+    import pickle
+
+    path = _kept_manifest_path(fingerprint)
+    if not path.exists():
+        return None
+    try:
+        return _restored(pickle.loads(path.read_bytes()))
+    except Exception as error:  # noqa: BLE001 - any unreadable file means: parse
+        log.warning("the kept dbt manifest %s could not be read (%s): parsing", path, error)
+        return None
+
+
 def manifest_key(project_dir: Path, fingerprint: str) -> tuple[str, str]:
     return os.fspath(project_dir.resolve()), fingerprint
 
@@ -217,5 +297,7 @@ def parse_project(
         raise DbtRunError(description=f"dbt could not parse {project_dir}: {result.exception}")
     PARSED_MANIFESTS.clear()  # a changed project or settings replaces the old manifest
     PARSED_MANIFESTS[manifest_key(project_dir, fingerprint)] = result.result
+    if project_dir.resolve() == DBT_PROJECT_DIR.resolve():
+        keep_manifest(result.result, fingerprint)
     log.info("dbt project %s parsed in %.2fs", project_dir, time.perf_counter() - started)
     return result.result

@@ -37,6 +37,7 @@ from dagster_dbt.asset_utils import (
 )
 from dagster_dbt.core.dbt_cli_event import DbtCoreCliEventMessage
 
+from wdc_orchestration.dbt import flag_source
 from wdc_orchestration.dbt.manifest import (
     DBT_LOCK,
     PARSED_MANIFESTS,
@@ -45,6 +46,7 @@ from wdc_orchestration.dbt.manifest import (
     dbt_environment,
     dbt_target_dir,
     ensure_manifest,
+    kept_manifest,
     manifest_key,
     parse_fingerprint,
 )
@@ -64,6 +66,8 @@ if TYPE_CHECKING:
     from dbt_common.events.base_types import EventMsg
 
 log = logging.getLogger(__name__)
+
+flag_source.install()  # before any invocation makes an adapter (dbt/flag_source.py)
 
 # dbt's result events, the ones dagster-dbt turns into outputs and check results.
 _RESULT_EVENTS = frozenset(
@@ -199,6 +203,10 @@ class DbtRunner(dg.ConfigurableResource):
             ensure_manifest(dbt_env)
         if key in PARSED_MANIFESTS:
             return PARSED_MANIFESTS[key]
+        if shared_project and (kept := kept_manifest(fingerprint)) is not None:
+            PARSED_MANIFESTS.clear()
+            PARSED_MANIFESTS[key] = kept
+            return kept
         with tempfile.TemporaryDirectory(prefix="wdc-dbt-parse-") as scratch:
             target_dir = dbt_target_dir() if shared_project else project_dir / "target"
             prepared = target_dir / "partial_parse.msgpack"
@@ -278,6 +286,10 @@ class DbtRunner(dg.ConfigurableResource):
                         # results come back as objects: no manifest.json (1 MB) and
                         # run_results.json to write per invocation (≈0.05-0.2 s each)
                         "--no-write-json",
+                        # the relation cache of the selected models' schemas only: by default
+                        # dbt lists every schema of the project (each domain's, each audit
+                        # schema) before every invocation, ten times a day
+                        "--cache-selected-only",
                     ],
                     **options,
                 )
