@@ -156,5 +156,19 @@ def test_load_time_bench() -> None:
         assert row["assets"] > 0 and positive(row["import_seconds"])
 
 
+def test_process_overhead_bench() -> None:
+    doc = run_bench("bench.process_overhead", "--events", "100", "--repeat", "1")
+    costs = {(row["cost"], row["what"]): row["cpu_s"] for row in doc["rows"]}
+    assert set(costs) == {
+        ("store 100 events", "Dagster's SQLite storage"),
+        ("store 100 events", "engines kept per file"),
+        ("a process's dbt manifest", "from the partial-parse state"),
+        ("a process's dbt manifest", "the kept manifest"),
+    }
+    assert positive(costs[("store 100 events", "Dagster's SQLite storage")])
+    assert positive(costs[("a process's dbt manifest", "from the partial-parse state")])
+    assert isinstance(doc["event_log_saving_s"], float)
+
+
 def teardown_module() -> None:
     shutil.rmtree(BENCH_ROOT, ignore_errors=True)
