@@ -265,6 +265,14 @@ def kept_manifest(fingerprint: str) -> Manifest | None:
         return None
 
 
+def remember_manifest(key: tuple[str, str], manifest: Manifest) -> Manifest:
+    """`manifest` as this process's one for `key`: a changed project or settings replaces the
+    old one."""
+    PARSED_MANIFESTS.clear()
+    PARSED_MANIFESTS[key] = manifest
+    return manifest
+
+
 def manifest_key(project_dir: Path, fingerprint: str) -> tuple[str, str]:
     return os.fspath(project_dir.resolve()), fingerprint
 
@@ -295,8 +303,7 @@ def parse_project(
             close_duckdb_environment()
     if not result.success or result.result is None:
         raise DbtRunError(description=f"dbt could not parse {project_dir}: {result.exception}")
-    PARSED_MANIFESTS.clear()  # a changed project or settings replaces the old manifest
-    PARSED_MANIFESTS[manifest_key(project_dir, fingerprint)] = result.result
+    remember_manifest(manifest_key(project_dir, fingerprint), result.result)
     if project_dir.resolve() == DBT_PROJECT_DIR.resolve():
         keep_manifest(result.result, fingerprint)
     log.info("dbt project %s parsed in %.2fs", project_dir, time.perf_counter() - started)

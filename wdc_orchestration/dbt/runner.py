@@ -49,6 +49,7 @@ from wdc_orchestration.dbt.manifest import (
     kept_manifest,
     manifest_key,
     parse_fingerprint,
+    remember_manifest,
 )
 from wdc_orchestration.dbt.manifest import DbtRunError as DbtRunError
 from wdc_orchestration.dbt.manifest import parse_project as parse_project
@@ -204,9 +205,7 @@ class DbtRunner(dg.ConfigurableResource):
         if key in PARSED_MANIFESTS:
             return PARSED_MANIFESTS[key]
         if shared_project and (kept := kept_manifest(fingerprint)) is not None:
-            PARSED_MANIFESTS.clear()
-            PARSED_MANIFESTS[key] = kept
-            return kept
+            return remember_manifest(key, kept)
         with tempfile.TemporaryDirectory(prefix="wdc-dbt-parse-") as scratch:
             target_dir = dbt_target_dir() if shared_project else project_dir / "target"
             prepared = target_dir / "partial_parse.msgpack"

@@ -73,18 +73,23 @@ class EngineCache:
 ENGINES = EngineCache()
 
 
-class EngineReusingSqliteRunStorage(SqliteRunStorage):
+class _KeptEngineConnect:
+    """`connect()` of Dagster's one-file SQLite storages (runs, schedules), on the kept engine."""
+
+    _conn_string: str
+
     @contextmanager
     def connect(self) -> Iterator[Connection]:
         with ENGINES.get(self._conn_string).connect() as conn, conn.begin():
             yield conn
 
 
-class EngineReusingSqliteScheduleStorage(SqliteScheduleStorage):
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        with ENGINES.get(self._conn_string).connect() as conn, conn.begin():
-            yield conn
+class EngineReusingSqliteRunStorage(_KeptEngineConnect, SqliteRunStorage):
+    pass
+
+
+class EngineReusingSqliteScheduleStorage(_KeptEngineConnect, SqliteScheduleStorage):
+    pass
 
 
 class EngineReusingSqliteEventLogStorage(SqliteEventLogStorage):
